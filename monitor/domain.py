@@ -1,0 +1,304 @@
+"""Plain data passed between the stages: hashing -> matching -> store -> reports.
+
+Nothing here imports Telethon, SQLAlchemy or Pillow. Hashes travel as lower-case hex strings;
+the index converts them to bits internally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class HashType(StrEnum):
+    PDQ = "pdq"
+    PHASH = "phash"
+    MD5 = "md5"
+    SHA256 = "sha256"
+
+    @property
+    def bits(self) -> int:
+        return _BITS[self]
+
+    @property
+    def hex_len(self) -> int:
+        return _BITS[self] // 4
+
+    @property
+    def perceptual(self) -> bool:
+        return self in (HashType.PDQ, HashType.PHASH)
+
+
+_BITS = {HashType.PDQ: 256, HashType.PHASH: 64, HashType.MD5: 128, HashType.SHA256: 256}
+
+
+class Variant(StrEnum):
+    """Which transformation of the query image produced a hash.
+
+    The eight dihedral transforms, each optionally after trimming uniform borders. Names say what
+    was done to the *query* image; a list entry matched through ``rot90`` was posted rotated.
+    """
+
+    ORIGINAL = "original"
+    ROT90 = "rot90"
+    ROT180 = "rot180"
+    ROT270 = "rot270"
+    FLIP_H = "flip_h"  # mirrored left-right
+    FLIP_V = "flip_v"  # mirrored top-bottom
+    TRANSPOSE = "transpose"  # mirrored about the main diagonal
+    TRANSVERSE = "transverse"  # mirrored about the anti-diagonal
+    TRIMMED = "trimmed"
+    TRIMMED_ROT90 = "trimmed+rot90"
+    TRIMMED_ROT180 = "trimmed+rot180"
+    TRIMMED_ROT270 = "trimmed+rot270"
+    TRIMMED_FLIP_H = "trimmed+flip_h"
+    TRIMMED_FLIP_V = "trimmed+flip_v"
+    TRIMMED_TRANSPOSE = "trimmed+transpose"
+    TRIMMED_TRANSVERSE = "trimmed+transverse"
+
+    @property
+    def reoriented(self) -> bool:
+        """True for the non-identity orientations, which get a tighter threshold."""
+        return self not in (Variant.ORIGINAL, Variant.TRIMMED)
+
+    @property
+    def trimmed(self) -> bool:
+        return self.value.startswith("trimmed")
+
+
+class Tier(StrEnum):
+    """How strong a match is. Ordered from strongest to weakest."""
+
+    EXACT = "exact"  # cryptographic hash equal: the very same file
+    NEAR_EXACT = "near-exact"  # PDQ within the near-exact distance: alert at once
+    MATCH = "match"  # within the bank's threshold: an analyst confirms
+
+    @property
+    def rank(self) -> int:
+        return _TIER_RANK[self]
+
+
+_TIER_RANK = {Tier.EXACT: 0, Tier.NEAR_EXACT: 1, Tier.MATCH: 2}
+
+
+class MediaKind(StrEnum):
+    PHOTO = "photo"
+    IMAGE = "image"  # an image sent as a file / found on disk
+    STICKER = "sticker"
+    ANIMATION = "animation"
+    VIDEO = "video"
+    OTHER = "other"
+
+
+class SourceKind(StrEnum):
+    TELEGRAM = "telegram"
+    FILE = "file"
+    DESKTOP_EXPORT = "desktop_export"
+
+
+class EntryStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
+class ReviewStatus(StrEnum):
+    NEW = "new"
+    CONFIRMED = "confirmed"
+    FALSE_POSITIVE = "false_positive"
+    NEEDS_INFO = "needs_info"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHash:
+    """One perceptual hash to look up: a variant of the query image."""
+
+    hash_type: HashType
+    value: str  # lower-case hex
+    variant: Variant
+    quality: int | None = None  # PDQ quality 0-100 of this variant; None for pHash
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Everything hashing learned about one media item. Never holds the bytes."""
+
+    sha256: str
+    md5: str
+    size_bytes: int
+    mime: str | None = None  # e.g. image/jpeg; None when undecodable
+    width: int | None = None
+    height: int | None = None
+    pdq: str | None = None  # PDQ of the original orientation
+    pdq_quality: int | None = None
+    phash: str | None = None  # imagehash pHash of the original orientation
+    queries: tuple[QueryHash, ...] = ()  # every variant to search, original first
+    trimmed: bool = False  # a uniform border was found and trimmed variants exist
+    failure: HashFailure | None = None  # set when perceptual hashing failed; exact hashes still count
+
+    @property
+    def perceptual_ok(self) -> bool:
+        return self.failure is None and self.pdq is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HashFailure:
+    """Why perceptual hashing did not happen (errors.MediaError, as data)."""
+
+    reason: str  # an errors.MediaErrorReason value
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Per-bank matching thresholds. ``distance <= threshold`` matches (inclusive)."""
+
+    pdq: int = 31
+    pdq_near_exact: int = 10
+    pdq_reoriented: int = 24  # for non-identity orientations (flips, rotations)
+    phash: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Bank:
+    name: str
+    source: str = ""
+    description: str = ""
+    enabled: bool = True
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    id: int | None = None
+    active_entries: int = 0
+    withdrawn_entries: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One parsed hash-list line, before it is stored."""
+
+    hash_type: HashType
+    value: str  # normalised lower-case hex
+    status: EntryStatus = EntryStatus.ACTIVE
+    case_id: str | None = None
+    label: str | None = None
+    added_at: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # every other column
+    line: int = 0  # where it came from, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored hash-list entry."""
+
+    id: int
+    bank: str
+    hash_type: HashType
+    value: str
+    status: EntryStatus
+    case_id: str | None = None
+    label: str | None = None
+    added_at: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A query that hit a list entry."""
+
+    entry_id: int
+    bank: str
+    hash_type: HashType
+    entry_value: str
+    query_value: str
+    variant: Variant
+    distance: int
+    tier: Tier
+    threshold: int
+    case_id: str | None = None
+    label: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SightingSource:
+    """Where one media item was seen. ``key`` makes the write idempotent."""
+
+    kind: SourceKind
+    key: str  # unique per (place, media): e.g. "tg:-1001234:56:5012" or "file:/abs/path"
+    path: str | None = None  # local files and export folders
+    chat_id: int | None = None  # Telegram chat id in Bot-API form (-100...) where known
+    chat_title: str | None = None
+    chat_username: str | None = None
+    message_id: int | None = None
+    grouped_id: int | None = None
+    telegram_media_id: int | None = None
+    media_kind: MediaKind = MediaKind.IMAGE
+    posted_at: datetime | None = None  # always timezone-aware UTC
+    link: str | None = None
+    forward_chat_id: int | None = None
+    forward_message_id: int | None = None
+    forward_from_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    id: int
+    media_id: int
+    source: SightingSource
+    seen_at: datetime
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What recording one sighting did. ``new_hits`` are those not recorded before."""
+
+    sighting_id: int
+    media_id: int
+    sighting_created: bool
+    hits: tuple[Hit, ...]
+    new_hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: int
+    sighting_id: int
+    entry_id: int
+    bank: str
+    hash_type: HashType
+    distance: int
+    tier: Tier
+    variant: Variant
+    review_status: ReviewStatus
+    created_at: datetime
+    sha256: str
+    case_id: str | None = None
+    label: str | None = None
+    entry_value: str = ""
+    query_value: str = ""
+    source: SightingSource | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_note: str | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """Turn domain objects into JSON-ready structures (enums to values, datetimes to ISO 8601)."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,95 @@
+"""The exception tree of the monitor, and the exit code each branch maps to.
+
+    MonitorError                      exit 1   anything we raise on purpose
+    ├── ConfigError                   exit 3   bad or missing configuration (names the key)
+    ├── InputError                    exit 4   bad input from the user or the network
+    │   ├── MediaError                         one media item cannot be hashed (has a reason code)
+    │   └── HashListError                      a hash-list line is invalid (names file:line)
+    ├── StoreError                    exit 5   the database cannot be used
+    │   ├── DatabaseUnavailable                cannot connect
+    │   └── SchemaMismatch                     schema missing, behind, or newer than this code
+    ├── NotFound                      exit 6   a named bank, hit or channel does not exist
+    └── TelegramError                 exit 7   Telegram could not be used
+        └── SessionRevoked            exit 8   the session is revoked, duplicated or unregistered
+
+Exit code 2 is reserved for command-line usage errors (click's own), 130 for an interrupt.
+Every error's ``str()`` is one human-readable line; the CLI prints it without a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MonitorError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(MonitorError):
+    exit_code = 3
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"config key {key!r}: {problem}" if key else problem)
+
+
+class InputError(MonitorError):
+    exit_code = 4
+
+
+class MediaErrorReason(StrEnum):
+    """Why a media item could not be hashed. Stored with sightings; keep values stable."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"  # byte cap exceeded
+    TOO_MANY_PIXELS = "too_many_pixels"  # decompression bomb / pixel cap
+    UNSUPPORTED_FORMAT = "unsupported_format"  # not an image type we decode
+    TRUNCATED = "truncated"
+    CORRUPT = "corrupt"
+    TIMEOUT = "timeout"
+    UNSUPPORTED_KIND = "unsupported_kind"  # e.g. video before video hashing exists
+
+
+class MediaError(InputError):
+    def __init__(self, reason: MediaErrorReason, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+
+
+class HashListError(InputError):
+    """An invalid hash-list entry. ``line`` is 1-based; 0 means the file as a whole."""
+
+    def __init__(self, source: str, line: int, problem: str) -> None:
+        self.source = source
+        self.line = line
+        self.problem = problem
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {problem}")
+
+
+class StoreError(MonitorError):
+    exit_code = 5
+
+
+class DatabaseUnavailable(StoreError):
+    pass
+
+
+class SchemaMismatch(StoreError):
+    pass
+
+
+class NotFound(MonitorError):
+    exit_code = 6
+
+
+class TelegramError(MonitorError):
+    exit_code = 7
+
+
+class SessionRevoked(TelegramError):
+    exit_code = 8
