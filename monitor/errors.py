@@ -18,6 +18,7 @@ Every error's ``str()`` is one human-readable line; the CLI prints it without a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -63,12 +64,20 @@ class MediaError(InputError):
 class HashListError(InputError):
     """An invalid hash-list entry. ``line`` is 1-based; 0 means the file as a whole."""
 
-    def __init__(self, source: str, line: int, problem: str) -> None:
+    def __init__(
+        self, source: str, line: int, problem: str, more: Sequence[tuple[int, str]] = ()
+    ) -> None:
         self.source = source
         self.line = line
         self.problem = problem
+        self.more = tuple(more)  # further (line, problem) pairs found in the same file
         where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {problem}")
+        message = f"{where}: {problem}"
+        if self.more:
+            lines = ", ".join(str(n) for n, _ in self.more[:10])
+            extra = "" if len(self.more) <= 10 else ", ..."
+            message += f" (and {len(self.more)} more invalid lines: {lines}{extra})"
+        super().__init__(message)
 
 
 class StoreError(MonitorError):
