@@ -1,0 +1,334 @@
+"""From Signals to Matches: the banks' entries in one index per hash type, and the tier rules.
+
+* sha256 / md5 of the file: exact lookup -> ``Tier.EXACT``, distance 0, variant ORIGINAL.
+* PDQ: every PDQ query variant; identity variants (original, trimmed) match within the bank's
+  ``thresholds.pdq``, reoriented ones within ``thresholds.pdq_reoriented``; ``NEAR_EXACT`` within
+  ``thresholds.pdq_near_exact``, else ``MATCH``. One search per query at the largest radius any
+  enabled bank needs, then a per-bank filter.
+* pHash: within ``thresholds.phash``; always ``MATCH`` (64 bits are a lead, never near-exact).
+* Withdrawn entries and disabled banks never match; one Match per entry (the strongest).
+
+Per entry the matcher keeps one packed int64 (bank, hash type, interned attributes) in an
+:class:`~monitor.matching.entries.IdTable`; hash values live only in the indexes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.domain import (
+    Bank,
+    Entry,
+    EntryStatus,
+    HashType,
+    Match,
+    Signals,
+    Tier,
+    Variant,
+)
+from monitor.matching.entries import AttributeTable, IdTable
+from monitor.matching.hashes import InvalidHash, normalize_hash
+from monitor.matching.index import BinaryIndex, ExactIndex
+
+__all__ = ["Matcher", "MatcherStats"]
+
+_TYPES = (HashType.PDQ, HashType.PHASH, HashType.MD5, HashType.SHA256)
+_TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
+_BANK_SHIFT = 8
+_ATTR_SHIFT = 24
+_MAX_BANKS = 1 << (_ATTR_SHIFT - _BANK_SHIFT)
+_MAX_REJECTED = 100  # rejected entries remembered for the report (all are counted)
+
+
+def _pack(attr: int, bank: int, type_code: int) -> int:
+    return (attr << _ATTR_SHIFT) | (bank << _BANK_SHIFT) | type_code
+
+
+def _unpack(value: int) -> tuple[int, int, HashType]:
+    return (
+        value >> _ATTR_SHIFT,
+        (value >> _BANK_SHIFT) & (_MAX_BANKS - 1),
+        _TYPES[value & 0xFF],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MatcherStats:
+    """What the matcher holds. Counts are of active (matchable) entries."""
+
+    entries: int
+    by_type: dict[HashType, int]
+    by_bank: dict[str, dict[HashType, int]]
+    enabled_banks: tuple[str, ...]
+    rejected: int  # entries refused (invalid hash, unknown bank) since the matcher was built
+    rejected_examples: tuple[tuple[int, str], ...] = field(default=())
+    memory_bytes: int = 0
+
+
+def _strength(match: Match) -> tuple[int, int, bool, bool]:
+    """Smaller is stronger: tier, distance, identity over reoriented, original over trimmed."""
+    return (match.tier.rank, match.distance, match.variant.reoriented, match.variant.trimmed)
+
+
+class Matcher:
+    """Matches Signals against the active entries of the enabled banks."""
+
+    def __init__(self) -> None:
+        self._banks: list[Bank] = []
+        self._bank_code: dict[str, int] = {}
+        self._binary = {HashType.PDQ: BinaryIndex(256), HashType.PHASH: BinaryIndex(64)}
+        self._exact = {HashType.MD5: ExactIndex(16), HashType.SHA256: ExactIndex(32)}
+        self._table = IdTable()
+        self._attributes = AttributeTable()
+        self._counts: Counter[tuple[int, HashType]] = Counter()
+        self._rejected = 0
+        self._rejected_examples: list[tuple[int, str]] = []
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, banks: Iterable[Bank], entries: Iterable[Entry]) -> Matcher:
+        """A matcher over ``entries`` (withdrawn ones are skipped) of ``banks``."""
+        matcher = cls()
+        for bank in banks:
+            matcher.set_bank(bank)
+        matcher.add_entries(entries)
+        for binary in matcher._binary.values():
+            binary.compact()
+        for exact in matcher._exact.values():
+            exact.compact()
+        return matcher
+
+    def set_bank(self, bank: Bank) -> None:
+        """Add a bank or replace its settings (thresholds, enabled); no index is rebuilt."""
+        code = self._bank_code.get(bank.name)
+        if code is None:
+            if len(self._banks) >= _MAX_BANKS:
+                raise ValueError(f"at most {_MAX_BANKS} banks")
+            self._bank_code[bank.name] = len(self._banks)
+            self._banks.append(bank)
+        else:
+            self._banks[code] = bank
+
+    def bank(self, name: str) -> Bank | None:
+        code = self._bank_code.get(name)
+        return None if code is None else self._banks[code]
+
+    def add_entries(self, entries: Iterable[Entry]) -> int:
+        """Index active entries (an id already present is replaced; a withdrawn entry is removed).
+
+        Invalid entries (bad hash, unknown bank) are refused one by one and counted in
+        :meth:`stats`; they never stop the others. Returns how many entries are now active.
+        """
+        ids: dict[HashType, list[int]] = {t: [] for t in _TYPES}
+        values: dict[HashType, list[str]] = {t: [] for t in _TYPES}
+        packed: dict[HashType, list[int]] = {t: [] for t in _TYPES}
+        withdrawn: list[int] = []
+        for entry in entries:
+            if entry.status is not EntryStatus.ACTIVE:
+                withdrawn.append(entry.id)
+                continue
+            bank = self._bank_code.get(entry.bank)
+            if bank is None:
+                self._reject(entry.id, f"unknown bank {entry.bank!r}")
+                continue
+            try:
+                value = normalize_hash(entry.hash_type, entry.value)
+            except InvalidHash as exc:
+                self._reject(entry.id, str(exc))
+                continue
+            attr = self._attributes.code(entry.case_id, entry.label, entry.metadata)
+            ids[entry.hash_type].append(entry.id)
+            values[entry.hash_type].append(value)
+            packed[entry.hash_type].append(_pack(attr, bank, _TYPE_CODE[entry.hash_type]))
+        if withdrawn:
+            self.withdraw(withdrawn)
+        added = 0
+        for hash_type in _TYPES:
+            if ids[hash_type]:
+                added += self._add_type(
+                    hash_type, ids[hash_type], values[hash_type], packed[hash_type]
+                )
+        return added
+
+    def _add_type(
+        self, hash_type: HashType, id_list: list[int], value_list: list[str], packed_list: list[int]
+    ) -> int:
+        id_array = np.array(id_list, dtype=np.int64)
+        packed_array = np.array(packed_list, dtype=np.int64)
+        # the same id twice in one batch: the last one wins
+        reversed_ids = id_array[::-1]
+        _, last = np.unique(reversed_ids, return_index=True)
+        keep = np.sort(len(id_array) - 1 - last)
+        if len(keep) != len(id_array):
+            id_array = id_array[keep]
+            packed_array = packed_array[keep]
+            value_list = [value_list[i] for i in keep.tolist()]
+        self.withdraw(id_array.tolist())  # replacing: drop the old version first
+        if hash_type in self._binary:
+            self._binary[hash_type].add(id_array, value_list)
+        else:
+            self._exact[hash_type].add(id_array.tolist(), value_list)
+        self._table.put_many(id_array, packed_array)
+        banks = (packed_array >> _BANK_SHIFT) & (_MAX_BANKS - 1)
+        for bank, count in zip(*np.unique(banks, return_counts=True), strict=True):
+            self._counts[(int(bank), hash_type)] += int(count)
+        return len(id_array)
+
+    def withdraw(self, entry_ids: Iterable[int]) -> int:
+        """Stop matching these entries at once; returns how many were active."""
+        id_array = np.unique(np.fromiter(entry_ids, dtype=np.int64))
+        if not len(id_array):
+            return 0
+        old = self._table.delete_many(id_array)
+        present = old >= 0
+        by_type: dict[HashType, list[int]] = {}
+        for entry_id, value in zip(id_array[present].tolist(), old[present].tolist(), strict=True):
+            _, bank, hash_type = _unpack(value)
+            by_type.setdefault(hash_type, []).append(entry_id)
+            self._counts[(bank, hash_type)] -= 1
+        for hash_type, gone in by_type.items():
+            if hash_type in self._binary:
+                self._binary[hash_type].remove(gone)
+            else:
+                self._exact[hash_type].remove(gone)
+        return int(present.sum())
+
+    def _reject(self, entry_id: int, problem: str) -> None:
+        self._rejected += 1
+        if len(self._rejected_examples) < _MAX_REJECTED:
+            self._rejected_examples.append((entry_id, problem))
+
+    # -- matching ---------------------------------------------------------------------------
+
+    def match(self, signals: Signals) -> list[Match]:
+        """Every entry the media item matches, strongest first (tier, distance, bank, entry)."""
+        best: dict[int, Match] = {}
+
+        def keep(match: Match) -> None:
+            current = best.get(match.entry_id)
+            if current is None or _strength(match) < _strength(current):
+                best[match.entry_id] = match
+
+        for hash_type, value in ((HashType.SHA256, signals.sha256), (HashType.MD5, signals.md5)):
+            for match in self._exact_matches(hash_type, value):
+                keep(match)
+        enabled = [bank for bank in self._banks if bank.enabled]
+        if enabled:
+            for query in signals.queries:
+                for match in self._near_matches(
+                    query.hash_type, query.value, query.variant, enabled
+                ):
+                    keep(match)
+        return sorted(best.values(), key=lambda m: (m.tier.rank, m.distance, m.bank, m.entry_id))
+
+    def _exact_matches(self, hash_type: HashType, value: str) -> list[Match]:
+        if not value:
+            return []
+        value = value.strip().lower()
+        found: list[Match] = []
+        for entry_id in self._exact[hash_type].lookup(value):
+            resolved = self._resolve(entry_id)
+            if resolved is None:
+                continue
+            bank, case_id, label, metadata = resolved
+            found.append(
+                Match(
+                    entry_id=entry_id,
+                    bank=bank.name,
+                    hash_type=hash_type,
+                    entry_value=value,
+                    query_value=value,
+                    variant=Variant.ORIGINAL,
+                    distance=0,
+                    tier=Tier.EXACT,
+                    threshold=0,
+                    case_id=case_id,
+                    label=label,
+                    metadata=metadata,
+                )
+            )
+        return found
+
+    def _near_matches(
+        self, hash_type: HashType, value: str, variant: Variant, enabled: list[Bank]
+    ) -> list[Match]:
+        index = self._binary.get(hash_type)
+        if index is None or not len(index):
+            return []
+        radius = max(self._threshold(bank, hash_type, variant) for bank in enabled)
+        if radius < 0:
+            return []
+        query_value = value.strip().lower()
+        found: list[Match] = []
+        for entry_id, distance in index.search(query_value, min(radius, hash_type.bits)):
+            resolved = self._resolve(entry_id)
+            if resolved is None:
+                continue
+            bank, case_id, label, metadata = resolved
+            threshold = self._threshold(bank, hash_type, variant)
+            if distance > threshold:
+                continue
+            near = hash_type is HashType.PDQ and distance <= bank.thresholds.pdq_near_exact
+            found.append(
+                Match(
+                    entry_id=entry_id,
+                    bank=bank.name,
+                    hash_type=hash_type,
+                    entry_value=index.get(entry_id) or "",
+                    query_value=query_value,
+                    variant=variant,
+                    distance=distance,
+                    tier=Tier.NEAR_EXACT if near else Tier.MATCH,
+                    threshold=threshold,
+                    case_id=case_id,
+                    label=label,
+                    metadata=metadata,
+                )
+            )
+        return found
+
+    @staticmethod
+    def _threshold(bank: Bank, hash_type: HashType, variant: Variant) -> int:
+        if hash_type is HashType.PDQ:
+            thresholds = bank.thresholds
+            return thresholds.pdq_reoriented if variant.reoriented else thresholds.pdq
+        return bank.thresholds.phash
+
+    def _resolve(self, entry_id: int) -> tuple[Bank, str | None, str | None, dict[str, str]] | None:
+        """The entry's bank and attributes, or None if it is gone or its bank is disabled."""
+        packed = self._table.get(entry_id)
+        if packed is None:
+            return None
+        attr, bank_code, _ = _unpack(packed)
+        bank = self._banks[bank_code]
+        if not bank.enabled:
+            return None
+        case_id, label, metadata = self._attributes.get(attr)
+        return bank, case_id, label, metadata
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def stats(self) -> MatcherStats:
+        by_type: dict[HashType, int] = {t: 0 for t in _TYPES}
+        by_bank: dict[str, dict[HashType, int]] = {b.name: {} for b in self._banks}
+        for (bank, hash_type), count in sorted(self._counts.items()):
+            if count:
+                by_type[hash_type] += count
+                by_bank[self._banks[bank].name][hash_type] = count
+        memory = self._table.memory_bytes()
+        memory += sum(index.memory_bytes() for index in self._binary.values())
+        memory += sum(index.memory_bytes() for index in self._exact.values())
+        return MatcherStats(
+            entries=sum(by_type.values()),
+            by_type=by_type,
+            by_bank=by_bank,
+            enabled_banks=tuple(b.name for b in self._banks if b.enabled),
+            rejected=self._rejected,
+            rejected_examples=tuple(self._rejected_examples),
+            memory_bytes=memory,
+        )
