@@ -1,0 +1,194 @@
+"""In-memory records of the fake Telegram world, and their TL (Telethon) renderings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from telethon import utils
+from telethon.crypto import AuthKey
+from telethon.tl import types
+
+MediaKind = Literal["photo", "document"]
+InviteState = Literal["valid", "expired", "request_needed"]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
+
+
+def random_long() -> int:
+    return int.from_bytes(os.urandom(8), "little", signed=True)
+
+
+@dataclass
+class UserRecord:
+    id: int
+    access_hash: int
+    phone: str | None
+    code: str | None
+    first_name: str
+    username: str | None = None
+    bot: bool = False
+    bot_token: str | None = None
+    pts: int = 1  # account-wide pts; this world has no private messages, so it never moves
+
+    def to_tl(self, *, viewer_id: int | None) -> types.User:
+        is_self = viewer_id == self.id
+        return types.User(
+            id=self.id,
+            is_self=is_self or None,
+            bot=self.bot or None,
+            access_hash=self.access_hash,
+            first_name=self.first_name,
+            username=self.username,
+            phone=self.phone if is_self else None,
+            bot_info_version=1 if self.bot else None,
+        )
+
+
+@dataclass
+class AuthKeyRecord:
+    """A server-side auth key and what it is logged in as."""
+
+    key: AuthKey
+    user_id: int | None = None
+    revoked: str | None = None  # an RPC error message (401) answered to every authorised call
+
+
+@dataclass
+class MediaFile:
+    """A photo or document whose bytes upload.getFile serves."""
+
+    kind: MediaKind
+    id: int
+    access_hash: int
+    file_reference: bytes
+    data: bytes
+    date: dt.datetime
+    dc_id: int
+    mime_type: str = "image/jpeg"
+    w: int = 0
+    h: int = 0
+    attributes: list[types.TypeDocumentAttribute] = field(default_factory=list)
+
+    @property
+    def photo_size_type(self) -> str:
+        return "y" if max(self.w, self.h) > 800 else "x"
+
+    def to_tl(self) -> types.Photo | types.Document:
+        if self.kind == "photo":
+            return types.Photo(
+                id=self.id,
+                access_hash=self.access_hash,
+                file_reference=self.file_reference,
+                date=self.date,
+                sizes=[types.PhotoSize(self.photo_size_type, self.w, self.h, len(self.data))],
+                dc_id=self.dc_id,
+            )
+        return types.Document(
+            id=self.id,
+            access_hash=self.access_hash,
+            file_reference=self.file_reference,
+            date=self.date,
+            mime_type=self.mime_type,
+            size=len(self.data),
+            dc_id=self.dc_id,
+            attributes=list(self.attributes),
+        )
+
+    def to_media(self) -> types.MessageMediaPhoto | types.MessageMediaDocument:
+        tl = self.to_tl()
+        if isinstance(tl, types.Photo):
+            return types.MessageMediaPhoto(photo=tl)
+        is_video = any(isinstance(a, types.DocumentAttributeVideo) for a in self.attributes)
+        return types.MessageMediaDocument(document=tl, video=is_video or None)
+
+
+@dataclass
+class MessageRecord:
+    id: int
+    date: dt.datetime
+    text: str = ""
+    media: MediaFile | None = None
+    grouped_id: int | None = None
+    fwd_from: types.MessageFwdHeader | None = None
+    edit_date: dt.datetime | None = None
+
+
+@dataclass
+class ChannelEvent:
+    """One pts-numbered change of a channel, replayed by updates.getChannelDifference."""
+
+    pts: int
+    pts_count: int
+    kind: Literal["new", "edit", "delete"]
+    message_ids: list[int]
+
+
+@dataclass
+class ChannelRecord:
+    id: int
+    access_hash: int
+    title: str
+    username: str | None
+    private: bool
+    date: dt.datetime
+    removed: bool = False
+    about: str = ""
+    members: set[int] = field(default_factory=set)
+    messages: dict[int, MessageRecord] = field(default_factory=dict)
+    next_message_id: int = 1
+    pts: int = 1
+    events: list[ChannelEvent] = field(default_factory=list)
+    drop_pushes: int = 0
+
+    @property
+    def marked_id(self) -> int:
+        """The Bot-API style id Telethon uses (``-100`` prefix)."""
+        return int(utils.get_peer_id(types.PeerChannel(self.id)))
+
+    @property
+    def input_peer(self) -> types.InputPeerChannel:
+        return types.InputPeerChannel(self.id, self.access_hash)
+
+    @property
+    def input_channel(self) -> types.InputChannel:
+        return types.InputChannel(self.id, self.access_hash)
+
+    def to_tl(self, *, viewer_id: int | None) -> types.Channel:
+        return types.Channel(
+            id=self.id,
+            title=self.title,
+            photo=types.ChatPhotoEmpty(),
+            date=self.date,
+            broadcast=True,
+            left=(viewer_id not in self.members) or None,
+            access_hash=self.access_hash,
+            username=self.username,
+            participants_count=len(self.members),
+        )
+
+    def message_to_tl(self, record: MessageRecord) -> types.Message:
+        return types.Message(
+            id=record.id,
+            peer_id=types.PeerChannel(self.id),
+            date=record.date,
+            message=record.text,
+            post=True,
+            media=record.media.to_media() if record.media else None,
+            fwd_from=record.fwd_from,
+            grouped_id=record.grouped_id,
+            edit_date=record.edit_date,
+            views=1,
+            forwards=0,
+        )
+
+
+@dataclass
+class InviteRecord:
+    hash: str
+    channel_id: int
+    state: InviteState = "valid"

@@ -1,0 +1,481 @@
+"""The in-memory backend: users, channels, messages, media, invites, and scenario controls.
+
+Tests drive a ``World`` through its scenario methods (``create_user``, ``create_channel``,
+``post_photo``, ``drop_next_push``, ``flood_wait``, ``forget_auth_key`` ...); the request handlers
+in ``handlers/`` read and change it. All methods are synchronous and must run on the server's
+event loop (pushes are written straight to the connected clients' sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import logging
+import os
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from telethon.crypto import AuthKey
+from telethon.tl import TLObject, types
+
+from .errors import RpcError, bad_request
+from .models import (
+    AuthKeyRecord,
+    ChannelEvent,
+    ChannelRecord,
+    InviteRecord,
+    InviteState,
+    MediaFile,
+    MessageRecord,
+    UserRecord,
+    now,
+    random_long,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CODE = "12345"
+
+
+class Subscriber(Protocol):
+    """A live client connection that can receive pushed updates."""
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    def push(self, obj: TLObject) -> None: ...
+
+
+@dataclass
+class _Injection:
+    code: int
+    message: str
+    times: int
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return int(image.width), int(image.height)
+    except Exception:
+        return 0, 0
+
+
+class World:
+    """Everything the fake Telegram knows."""
+
+    def __init__(self, dc_id: int = 2) -> None:
+        self.dc_id = dc_id
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.users: dict[int, UserRecord] = {}
+        self.channels: dict[int, ChannelRecord] = {}
+        self.invites: dict[str, InviteRecord] = {}
+        self.auth_keys: dict[int, AuthKeyRecord] = {}
+        self.media: dict[tuple[str, int], MediaFile] = {}
+        self.requests: Counter[str] = Counter()
+        self.unimplemented: list[str] = []
+        self.handler_errors: list[str] = []
+        self.phone_code_hashes: dict[str, str] = {}
+        self._injections: dict[str, list[_Injection]] = {}
+        self._subscribers: set[Subscriber] = set()
+        self._ids = itertools.count(1_000_001)
+        self._request_event = asyncio.Event()
+
+    # region ids, lookups
+
+    def _new_id(self) -> int:
+        return next(self._ids)
+
+    def user_by_phone(self, phone: str) -> UserRecord | None:
+        phone = phone.lstrip("+")
+        return next((u for u in self.users.values() if u.phone == phone), None)
+
+    # endregion
+
+    # region scenario: accounts
+
+    def create_user(
+        self,
+        phone: str,
+        code: str = DEFAULT_CODE,
+        *,
+        first_name: str = "Test",
+        username: str | None = None,
+    ) -> UserRecord:
+        """An existing account that can sign in with ``phone`` and ``code``."""
+        user = UserRecord(
+            id=self._new_id(),
+            access_hash=random_long(),
+            phone=phone.lstrip("+"),
+            code=code,
+            first_name=first_name,
+            username=username,
+        )
+        self.users[user.id] = user
+        return user
+
+    def create_bot(self, token: str | None = None, *, username: str = "test_bot") -> UserRecord:
+        """A bot account; sign in with ``client.start(bot_token=user.bot_token)``."""
+        user_id = self._new_id()
+        bot = UserRecord(
+            id=user_id,
+            access_hash=random_long(),
+            phone=None,
+            code=None,
+            first_name=username,
+            username=username,
+            bot=True,
+            bot_token=token or f"{user_id}:{secrets.token_urlsafe(24)}",
+        )
+        self.users[bot.id] = bot
+        return bot
+
+    def register_auth_key(self, key: AuthKey) -> AuthKeyRecord:
+        record = AuthKeyRecord(key=key)
+        self.auth_keys[key.key_id] = record
+        return record
+
+    def forget_auth_key(self, user: UserRecord | None = None) -> int:
+        """Forget auth keys (all, or the user's): the client's next packet gets transport -404.
+
+        Telethon answers that by disconnecting with ``telethon.errors.AuthKeyNotFound``.
+        Returns how many keys were forgotten.
+        """
+        doomed = [k for k, r in self.auth_keys.items() if user is None or r.user_id == user.id]
+        for key_id in doomed:
+            del self.auth_keys[key_id]
+        return len(doomed)
+
+    def revoke_session(self, user: UserRecord, error: str = "SESSION_REVOKED") -> None:
+        """Every authorised call of the user's keys now fails with ``401 <error>``.
+
+        ``SESSION_REVOKED`` -> ``SessionRevokedError``; ``AUTH_KEY_UNREGISTERED`` ->
+        ``AuthKeyUnregisteredError``; ``USER_DEACTIVATED`` -> ``UserDeactivatedError``.
+        """
+        for record in self.auth_keys.values():
+            if record.user_id == user.id:
+                record.revoked = error
+
+    # endregion
+
+    # region scenario: channels and invites
+
+    def create_channel(
+        self,
+        username: str | None,
+        title: str | None = None,
+        private: bool | None = None,
+        *,
+        members: Iterable[UserRecord] = (),
+        about: str = "",
+    ) -> ChannelRecord:
+        """A broadcast channel; private (no username) unless a username is given."""
+        channel = ChannelRecord(
+            id=self._new_id(),
+            access_hash=random_long(),
+            title=title or (username or "Private channel"),
+            username=username,
+            private=(username is None) if private is None else private,
+            date=now(),
+            about=about,
+            members={m.id for m in members},
+        )
+        self.channels[channel.id] = channel
+        return channel
+
+    def add_member(self, channel: ChannelRecord, user: UserRecord) -> None:
+        channel.members.add(user.id)
+
+    def create_invite(
+        self, channel: ChannelRecord, state: InviteState = "valid", invite_hash: str | None = None
+    ) -> str:
+        """An invite hash (``t.me/+HASH``) in state ``valid``, ``expired`` or ``request_needed``."""
+        invite = InviteRecord(
+            hash=invite_hash or secrets.token_urlsafe(12), channel_id=channel.id, state=state
+        )
+        self.invites[invite.hash] = invite
+        return invite.hash
+
+    def make_private(self, channel: ChannelRecord, *, kick_members: bool = True) -> None:
+        """Drop the username; non-members (and, by default, everyone) get CHANNEL_PRIVATE."""
+        channel.username = None
+        channel.private = True
+        if kick_members:
+            channel.members.clear()
+
+    def remove_channel(self, channel: ChannelRecord) -> None:
+        """The channel is gone: every access answers CHANNEL_INVALID."""
+        channel.removed = True
+
+    # endregion
+
+    # region scenario: posts
+
+    def _new_message(self, channel: ChannelRecord, record: MessageRecord, push: bool) -> int:
+        record.id = channel.next_message_id
+        channel.next_message_id += 1
+        channel.messages[record.id] = record
+        self._emit(channel, "new", [record.id], push=push)
+        return record.id
+
+    def _new_media(self, kind: str, data: bytes, **fields: object) -> MediaFile:
+        media = MediaFile(
+            kind=kind,  # type: ignore[arg-type]
+            id=random_long() & 0x7FFF_FFFF_FFFF_FFFF,
+            access_hash=random_long(),
+            file_reference=os.urandom(16),
+            data=bytes(data),
+            date=now(),
+            dc_id=self.dc_id,
+            **fields,  # type: ignore[arg-type]
+        )
+        self.media[(kind, media.id)] = media
+        return media
+
+    def post_message(self, channel: ChannelRecord, text: str, *, push: bool = True) -> int:
+        return self._new_message(channel, MessageRecord(id=0, date=now(), text=text), push)
+
+    def post_photo(
+        self,
+        channel: ChannelRecord,
+        jpeg_bytes: bytes,
+        caption: str | None = None,
+        grouped_id: int | None = None,
+        push: bool = True,
+    ) -> int:
+        """A photo post; the served bytes are exactly ``jpeg_bytes``."""
+        w, h = _image_size(jpeg_bytes)
+        media = self._new_media("photo", jpeg_bytes, w=w, h=h)
+        record = MessageRecord(
+            id=0, date=now(), text=caption or "", media=media, grouped_id=grouped_id
+        )
+        return self._new_message(channel, record, push)
+
+    def post_album(
+        self, channel: ChannelRecord, images: list[bytes], caption: str | None = None
+    ) -> list[int]:
+        """Several photos sharing one ``grouped_id`` (caption on the first)."""
+        grouped_id = random_long() & 0x7FFF_FFFF_FFFF_FFFF
+        return [
+            self.post_photo(channel, img, caption if i == 0 else None, grouped_id=grouped_id)
+            for i, img in enumerate(images)
+        ]
+
+    def post_document(
+        self,
+        channel: ChannelRecord,
+        data: bytes,
+        mime: str,
+        file_name: str | None = None,
+        push: bool = True,
+        *,
+        kind: str = "file",
+        caption: str | None = None,
+        duration: float = 1.0,
+        grouped_id: int | None = None,
+    ) -> int:
+        """A document: ``kind`` is ``file`` (e.g. an image sent as a file), ``video``,
+        ``animation`` (GIF-like) or ``sticker``."""
+        w, h = _image_size(data) if mime.startswith("image/") else (0, 0)
+        attributes: list[types.TypeDocumentAttribute] = []
+        if kind == "video":
+            attributes.append(types.DocumentAttributeVideo(duration, w or 320, h or 240))
+        elif kind == "animation":
+            attributes += [
+                types.DocumentAttributeAnimated(),
+                types.DocumentAttributeVideo(duration, w or 320, h or 240, nosound=True),
+            ]
+        elif kind == "sticker":
+            attributes += [
+                types.DocumentAttributeImageSize(w or 512, h or 512),
+                types.DocumentAttributeSticker(alt="", stickerset=types.InputStickerSetEmpty()),
+            ]
+        elif w and h:
+            attributes.append(types.DocumentAttributeImageSize(w, h))
+        if file_name:
+            attributes.append(types.DocumentAttributeFilename(file_name))
+        media = self._new_media("document", data, mime_type=mime, w=w, h=h, attributes=attributes)
+        record = MessageRecord(
+            id=0, date=now(), text=caption or "", media=media, grouped_id=grouped_id
+        )
+        return self._new_message(channel, record, push)
+
+    def forward(
+        self, src_channel: ChannelRecord, msg_id: int, dst_channel: ChannelRecord, push: bool = True
+    ) -> int:
+        """Re-post ``msg_id`` into ``dst_channel`` with a forward header; the media (and so
+        ``photo.id`` / ``document.id``) is shared, as on Telegram."""
+        src = src_channel.messages[msg_id]
+        record = MessageRecord(
+            id=0,
+            date=now(),
+            text=src.text,
+            media=src.media,
+            fwd_from=types.MessageFwdHeader(
+                date=src.date, from_id=types.PeerChannel(src_channel.id), channel_post=msg_id
+            ),
+        )
+        return self._new_message(dst_channel, record, push)
+
+    def edit_message_media(
+        self, channel: ChannelRecord, msg_id: int, new_jpeg: bytes, push: bool = True
+    ) -> None:
+        """Replace a post's photo (a new photo id), as an edit."""
+        record = channel.messages[msg_id]
+        w, h = _image_size(new_jpeg)
+        record.media = self._new_media("photo", new_jpeg, w=w, h=h)
+        record.edit_date = now()
+        self._emit(channel, "edit", [msg_id], push=push)
+
+    def edit_message_text(
+        self, channel: ChannelRecord, msg_id: int, text: str, push: bool = True
+    ) -> None:
+        record = channel.messages[msg_id]
+        record.text = text
+        record.edit_date = now()
+        self._emit(channel, "edit", [msg_id], push=push)
+
+    def delete_messages(
+        self, channel: ChannelRecord, ids: Iterable[int], push: bool = True
+    ) -> None:
+        gone = [i for i in ids if channel.messages.pop(i, None) is not None]
+        if gone:
+            self._emit(channel, "delete", gone, push=push)
+
+    def expire_file_reference(self, channel: ChannelRecord, msg_id: int) -> bytes:
+        """Give the post's media a new file_reference; the old one answers
+        FILE_REFERENCE_EXPIRED (re-fetch the message to get the new one)."""
+        media = channel.messages[msg_id].media
+        if media is None:
+            raise ValueError("message has no media")
+        media.file_reference = os.urandom(16)
+        return media.file_reference
+
+    def drop_next_push(self, channel: ChannelRecord, count: int = 1) -> None:
+        """The next ``count`` changes of the channel advance its pts but are never pushed."""
+        channel.drop_pushes += count
+
+    # endregion
+
+    # region scenario: errors and accounting
+
+    def flood_wait(self, method: str, seconds: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` (e.g. ``"upload.getFile"``) get
+        ``420 FLOOD_WAIT_<seconds>``."""
+        self.fail_next(method, 420, f"FLOOD_WAIT_{seconds}", times)
+
+    def fail_next(self, method: str, code: int, message: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get ``rpc_error{code, message}``."""
+        self._injections.setdefault(method, []).append(_Injection(code, message, times))
+
+    def take_injected_error(self, method: str) -> RpcError | None:
+        queue = self._injections.get(method)
+        if not queue:
+            return None
+        injection = queue[0]
+        injection.times -= 1
+        if injection.times <= 0:
+            queue.pop(0)
+        return RpcError(injection.code, injection.message)
+
+    def count_request(self, method: str) -> None:
+        self.requests[method] += 1
+        self._request_event.set()
+
+    def request_count(self, method: str) -> int:
+        """How many times ``method`` (TL name, e.g. ``"upload.getFile"``) was called."""
+        return self.requests[method]
+
+    async def wait_for_request(self, method: str, count: int = 1, seconds: float = 5.0) -> None:
+        """Wait until ``method`` has been called at least ``count`` times in total."""
+
+        async def _wait() -> None:
+            while self.requests[method] < count:
+                self._request_event.clear()
+                await self._request_event.wait()
+
+        await asyncio.wait_for(_wait(), seconds)
+
+    # endregion
+
+    # region updates
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.add(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def _emit(self, channel: ChannelRecord, kind: str, ids: list[int], *, push: bool) -> None:
+        count = len(ids) if kind == "delete" else 1
+        channel.pts += count
+        channel.events.append(ChannelEvent(channel.pts, count, kind, list(ids)))  # type: ignore[arg-type]
+        if not push:
+            return
+        if channel.drop_pushes:
+            channel.drop_pushes -= 1
+            log.info("dropping push of %s pts=%d in channel %d", kind, channel.pts, channel.id)
+            return
+        update = self.event_update(channel, channel.events[-1])
+        if update is None:
+            return
+        for subscriber in list(self._subscribers):
+            user_id = subscriber.user_id
+            if user_id is not None and user_id in channel.members and not channel.removed:
+                subscriber.push(
+                    types.Updates(
+                        updates=[update],
+                        users=[],
+                        chats=[channel.to_tl(viewer_id=user_id)],
+                        date=now(),
+                        seq=0,
+                    )
+                )
+
+    def event_update(self, channel: ChannelRecord, event: ChannelEvent) -> types.TypeUpdate | None:
+        if event.kind == "delete":
+            return types.UpdateDeleteChannelMessages(
+                channel.id, event.message_ids, event.pts, event.pts_count
+            )
+        record = channel.messages.get(event.message_ids[0])
+        if record is None:
+            return None
+        cls = (
+            types.UpdateNewChannelMessage if event.kind == "new" else types.UpdateEditChannelMessage
+        )
+        return cls(channel.message_to_tl(record), event.pts, event.pts_count)
+
+    # endregion
+
+    # region access checks used by handlers
+
+    def channel_for(self, peer: object, user: UserRecord | None) -> ChannelRecord:
+        """Resolve an InputChannel / InputPeerChannel, enforcing removal and privacy."""
+        channel_id = getattr(peer, "channel_id", None)
+        channel = self.channels.get(channel_id) if channel_id is not None else None
+        if channel is None or channel.removed:
+            raise bad_request("CHANNEL_INVALID")
+        if getattr(peer, "access_hash", None) != channel.access_hash:
+            raise bad_request("CHANNEL_INVALID")
+        if channel.private and (user is None or user.id not in channel.members):
+            raise bad_request("CHANNEL_PRIVATE")
+        return channel
+
+    def media_for(
+        self, kind: str, media_id: int, access_hash: int, file_reference: bytes
+    ) -> MediaFile:
+        media = self.media.get((kind, media_id))
+        if media is None or media.access_hash != access_hash:
+            raise bad_request("FILE_ID_INVALID" if kind == "document" else "PHOTO_INVALID")
+        if file_reference != media.file_reference:
+            raise bad_request("FILE_REFERENCE_EXPIRED")
+        return media
+
+    # endregion
