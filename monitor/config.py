@@ -181,7 +181,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             if not isinstance(raw[section], dict):
                 raise ConfigError(section, "must be a table")
             raw[section][key] = env[var]
-    settings = _build(Settings, raw, "")
+    settings: Settings = _build(Settings, raw, "")
     return replace(settings, source=source)
 
 

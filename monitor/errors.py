@@ -36,6 +36,9 @@ class ConfigError(MonitorError):
         self.problem = problem
         super().__init__(f"config key {key!r}: {problem}" if key else problem)
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str]]:
+        return (type(self), (self.key, self.problem))
+
 
 class InputError(MonitorError):
     exit_code = 4
@@ -60,6 +63,11 @@ class MediaError(InputError):
         self.detail = detail
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
 
+    def __reduce__(self) -> tuple[type[MediaError], tuple[MediaErrorReason, str]]:
+        # Errors cross process boundaries (the hashing pool); rebuild from the fields, since the
+        # default exception pickling would call MediaError(message).
+        return (type(self), (self.reason, self.detail))
+
 
 class HashListError(InputError):
     """An invalid hash-list entry. ``line`` is 1-based; 0 means the file as a whole."""
@@ -78,6 +86,11 @@ class HashListError(InputError):
             extra = "" if len(self.more) <= 10 else ", ..."
             message += f" (and {len(self.more)} more invalid lines: {lines}{extra})"
         super().__init__(message)
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[HashListError], tuple[str, int, str, tuple[tuple[int, str], ...]]]:
+        return (type(self), (self.source, self.line, self.problem, self.more))
 
 
 class StoreError(MonitorError):
