@@ -135,7 +135,9 @@ class Signals:
     phash: str | None = None  # imagehash pHash of the original orientation
     queries: tuple[QueryHash, ...] = ()  # every variant to search, original first
     trimmed: bool = False  # a uniform border was found and trimmed variants exist
-    failure: HashFailure | None = None  # set when perceptual hashing failed; exact hashes still count
+    failure: HashFailure | None = (
+        None  # set when perceptual hashing failed; exact hashes still count
+    )
 
     @property
     def perceptual_ok(self) -> bool:

@@ -63,7 +63,7 @@ class MediaError(InputError):
         self.detail = detail
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
 
-    def __reduce__(self) -> tuple[type[MediaError], tuple[MediaErrorReason, str]]:
+    def __reduce__(self) -> tuple[type[MediaError], tuple[object, ...]]:
         # Errors cross process boundaries (the hashing pool); rebuild from the fields, since the
         # default exception pickling would call MediaError(message).
         return (type(self), (self.reason, self.detail))

@@ -93,9 +93,9 @@ def _photo_like_pixels(seed: int, size: tuple[int, int]) -> np.ndarray:
     img = img.filter(ImageFilter.GaussianBlur(radius=max(1.0, min(w, h) / 320)))
     arr = np.asarray(img).astype(np.int16)
     noise = rng.normal(0.0, 3.0, size=arr.shape).astype(np.float32)
-    arr = np.clip(arr + noise, 0, 255).astype(np.uint8)
-    arr.setflags(write=False)
-    return arr
+    pixels: np.ndarray = np.clip(arr + noise, 0, 255).astype(np.uint8)
+    pixels.setflags(write=False)
+    return pixels
 
 
 def letterbox(

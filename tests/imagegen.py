@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import struct
 import zlib
-
-import numpy as np
 from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from monitor.synthetic import (

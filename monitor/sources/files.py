@@ -54,7 +54,9 @@ def _walk(root: Path, report: WalkReport) -> Iterator[LocalItem]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
         exports = [d for d in dirnames if is_desktop_export(here / d)]
-        dirnames[:] = sorted(d for d in dirnames if d not in exports and not (here / d).is_symlink())
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in exports and not (here / d).is_symlink()
+        )
         for name in sorted(filenames):
             path = here / name
             if path.is_symlink():
@@ -70,6 +72,9 @@ def _file_item(path: Path) -> LocalItem:
     return LocalItem(
         path=absolute,
         source=SightingSource(
-            kind=SourceKind.FILE, key=f"file:{absolute}", path=str(absolute), media_kind=MediaKind.IMAGE
+            kind=SourceKind.FILE,
+            key=f"file:{absolute}",
+            path=str(absolute),
+            media_kind=MediaKind.IMAGE,
         ),
     )

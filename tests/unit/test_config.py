@@ -82,7 +82,9 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 def test_environment_overrides_secrets_only(tmp_path: Path) -> None:
     url = "postgresql+asyncpg://u:pw@127.0.0.1/db"
     path = write(tmp_path, "[database]\nurl = 'sqlite+aiosqlite:///x.db'\n")
-    settings = load_settings(path, env={"MONITOR_DATABASE_URL": url, "MONITOR_HASHING_MAX_BYTES": "1"})
+    settings = load_settings(
+        path, env={"MONITOR_DATABASE_URL": url, "MONITOR_HASHING_MAX_BYTES": "1"}
+    )
     assert settings.database_url == url
     assert settings.hashing.max_bytes == Settings().hashing.max_bytes
 

@@ -1,0 +1,119 @@
+"""One media item through hash -> match -> record -> act.
+
+The pipeline knows its collaborators only by the small Protocols below, so the same path serves
+`monitor scan` (files on disk) and the Telegram daemon (downloaded bytes), and tests can drive it
+with fakes. Hashing is CPU work: ``PoolHasher`` runs it in worker processes, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from monitor.config import HashingSettings
+from monitor.domain import Hit, Match, RecordResult, SightingSource, Signals
+from monitor.errors import MediaError
+from monitor.hashing import compute_signals, hash_file
+from monitor.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class Hasher(Protocol):
+    async def hash_file(self, path: Path) -> Signals: ...
+
+    async def hash_bytes(self, data: bytes) -> Signals: ...
+
+
+class MatcherLike(Protocol):
+    def match(self, signals: Signals) -> list[Match]: ...
+
+
+class Recorder(Protocol):
+    async def record_sighting(
+        self, source: SightingSource, signals: Signals, matches: Sequence[Match]
+    ) -> RecordResult: ...
+
+
+HitHandler = Callable[[SightingSource, Sequence[Hit]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one media item. ``skipped`` is set when nothing could be recorded."""
+
+    source: SightingSource
+    signals: Signals | None = None
+    matches: tuple[Match, ...] = ()
+    record: RecordResult | None = None
+    skipped: MediaError | None = None
+
+    @property
+    def new_hits(self) -> tuple[Hit, ...]:
+        return self.record.new_hits if self.record else ()
+
+
+class PoolHasher:
+    """Hash in a pool of worker processes (``workers=0`` hashes inline: tests, tiny jobs)."""
+
+    def __init__(self, settings: HashingSettings, workers: int | None = None) -> None:
+        self._settings = settings
+        count = (os.cpu_count() or 1) if workers is None else workers
+        self._pool: Executor | None = None
+        if count > 0:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+        self.workers = count
+
+    async def hash_file(self, path: Path) -> Signals:
+        if self._pool is None:
+            return hash_file(path, self._settings)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, hash_file, path, self._settings)
+
+    async def hash_bytes(self, data: bytes) -> Signals:
+        if self._pool is None:
+            return compute_signals(data, self._settings)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, compute_signals, data, self._settings)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> PoolHasher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Pipeline:
+    """Match signals, record the sighting and its hits in one transaction, then act on new hits.
+
+    ``on_new_hits`` runs after the commit; if it fails the hit is already safe in the store.
+    """
+
+    def __init__(
+        self, matcher: MatcherLike, recorder: Recorder, on_new_hits: HitHandler | None = None
+    ) -> None:
+        self._matcher = matcher
+        self._recorder = recorder
+        self._on_new_hits = on_new_hits
+
+    async def handle(self, source: SightingSource, signals: Signals) -> Outcome:
+        matches = tuple(self._matcher.match(signals))
+        record = await self._recorder.record_sighting(source, signals, matches)
+        if record.new_hits and self._on_new_hits is not None:
+            try:
+                await self._on_new_hits(source, record.new_hits)
+            except Exception as exc:  # the hit is committed; a failed action must not undo it
+                log.error("hit_action_failed", error=str(exc), source=source.key)
+        return Outcome(source=source, signals=signals, matches=matches, record=record)

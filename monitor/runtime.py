@@ -1,0 +1,71 @@
+"""Wiring shared by the CLI commands: open the store with a checked schema, build the matcher."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from monitor.config import Settings
+from monitor.domain import Bank, EntryStatus, Thresholds
+from monitor.errors import NotFound
+from monitor.matching import Matcher
+from monitor.store import Store, create_engine, ensure_schema
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, *, upgrade: bool | None = None) -> AsyncIterator[Store]:
+    """An open Store whose schema is current (upgraded first when allowed), closed on exit."""
+    engine = create_engine(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        echo=settings.database.echo,
+    )
+    try:
+        await ensure_schema(
+            engine, auto_upgrade=settings.database.auto_upgrade if upgrade is None else upgrade
+        )
+        yield Store(engine)
+    finally:
+        await engine.dispose()
+
+
+async def load_matcher(store: Store) -> Matcher:
+    """Build the in-memory index from every active entry of every bank."""
+    banks: list[Bank] = await store.list_banks()
+    entries = [e async for e in store.iter_entries(status=EntryStatus.ACTIVE)]
+    return Matcher.build(banks, entries)
+
+
+async def ensure_bank(
+    store: Store,
+    settings: Settings,
+    name: str,
+    *,
+    source: str | None = None,
+    description: str | None = None,
+) -> Bank:
+    """The bank, created with the configured default thresholds if new; an existing bank keeps
+    its own thresholds, and only the source and description given are changed."""
+    try:
+        await store.get_bank(name)
+        thresholds = None
+    except NotFound:
+        thresholds = default_thresholds(settings)
+    return await store.upsert_bank(
+        name, source=source, description=description, thresholds=thresholds
+    )
+
+
+def default_thresholds(settings: Settings) -> Thresholds:
+    m = settings.matching
+    return Thresholds(
+        pdq=m.pdq, pdq_near_exact=m.pdq_near_exact, pdq_reoriented=m.pdq_reoriented, phash=m.phash
+    )
+
+
+def current_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
