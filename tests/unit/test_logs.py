@@ -24,7 +24,8 @@ def test_secrets_never_reach_a_log_line() -> None:
     assert "0123456789abcdef0123456789abcdef" not in text
     assert "hunter2secret" not in text
     lines = [json.loads(line) for line in text.splitlines()]
-    assert lines[0]["api_hash"] == "[redacted]" and lines[0]["user"] == "analyst"
+    assert lines[0]["api_hash"] == "[redacted]"
+    assert lines[0]["user"] == "analyst"
     assert "monitor:[redacted]@db" in lines[1]["url"]
     structlog.reset_defaults()
 

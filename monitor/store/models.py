@@ -1,0 +1,273 @@
+"""SQLAlchemy table definitions. ORM rows never leave ``monitor.store``.
+
+Enumerations are stored as their string values (``VARCHAR``), checked by CHECK constraints, so a
+new value needs a migration but no native PostgreSQL enum type juggling. Every timestamp is
+timezone-aware UTC in Python (see ``UTCDateTime``). Hash values are lower-case hex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from monitor.domain import EntryStatus, HashType, MediaKind, ReviewStatus, SourceKind, Tier
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is timezone-aware UTC on the Python side, whatever the backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text, given ``tzinfo=UTC`` again
+    when read. Naive datetimes are refused on the way in: a silent guess would shift times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # SQLite hands back the text SQLAlchemy stored ("2024-06-01 12:00:00.000000"):
+        # datetime.fromisoformat reads it many times faster than the generic regex parser.
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            return self.process_result_value(value, dialect)
+
+        return process
+
+
+# JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
+JSONDoc: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+# 64-bit surrogate keys; SQLite needs exactly INTEGER for its rowid alias (autoincrement).
+BigID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: Any) -> str:
+    """A CHECK expression: ``column`` holds one of the enum's values."""
+    return f"{column} IN ({', '.join(repr(str(v.value)) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONDoc,
+    }
+
+
+class BankRow(Base):
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pdq_threshold: Mapped[int] = mapped_column(Integer)
+    pdq_near_exact_threshold: Mapped[int] = mapped_column(Integer)
+    pdq_reoriented_threshold: Mapped[int] = mapped_column(Integer)
+    phash_threshold: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EntryRow(Base):
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("bank_id", "hash_type", "value"),
+        Index("ix_entries_hash_type_value", "hash_type", "value"),
+        Index("ix_entries_status", "status"),
+        CheckConstraint(_in("status", EntryStatus), name="status"),
+        CheckConstraint(_in("hash_type", HashType), name="hash_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    hash_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime | None]
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EntryEventRow(Base):
+    """Status history of an entry: one row per change, never updated."""
+
+    __tablename__ = "entry_events"
+    __table_args__ = (
+        CheckConstraint("event IN ('added', 'withdrawn', 'reinstated', 'updated')", name="event"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)  # the list file, when from an import
+    actor: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelRow(Base):
+    """A Telegram chat where media was seen. ``telegram_id`` is in Bot-API form (-100...)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(16))  # channel, supergroup, group, user
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MediaRow(Base):
+    """One distinct content, by SHA-256. Hashes and facts only: never the bytes."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str | None] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    phash: Mapped[str | None] = mapped_column(String(16))
+    hash_failure_reason: Mapped[str | None] = mapped_column(String(32))
+    hash_failure_detail: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SightingRow(Base):
+    """Where a media item was seen. ``source_key`` is the idempotency key."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        Index("ix_sightings_chat_id_message_id", "chat_id", "message_id"),
+        CheckConstraint(_in("source_kind", SourceKind), name="source_kind"),
+        CheckConstraint(_in("media_kind", MediaKind), name="media_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    source_kind: Mapped[str] = mapped_column(String(16))
+    source_key: Mapped[str] = mapped_column(Text, unique=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    grouped_id: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_media_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    media_kind: Mapped[str] = mapped_column(String(16))
+    posted_at: Mapped[datetime | None]
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+    link: Mapped[str | None] = mapped_column(Text)
+    forward_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    forward_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    forward_from_name: Mapped[str | None] = mapped_column(Text)
+
+
+class HitRow(Base):
+    """A sighting that matched a list entry. One per (sighting, entry)."""
+
+    __tablename__ = "hits"
+    __table_args__ = (
+        UniqueConstraint("sighting_id", "entry_id"),
+        CheckConstraint(_in("tier", Tier), name="tier"),
+        CheckConstraint(_in("review_status", ReviewStatus), name="review_status"),
+        CheckConstraint(_in("hash_type", HashType), name="hash_type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    sighting_id: Mapped[int] = mapped_column(ForeignKey("sightings.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="RESTRICT"), index=True)
+    hash_type: Mapped[str] = mapped_column(String(16))
+    distance: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(16))
+    variant: Mapped[str] = mapped_column(String(32))
+    query_value: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    review_status: Mapped[str] = mapped_column(
+        String(16), default=ReviewStatus.NEW.value, server_default=text("'new'"), index=True
+    )
+    reviewed_by: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """Append-only: triggers (see the initial migration) refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

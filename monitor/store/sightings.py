@@ -1,0 +1,423 @@
+"""Media, sightings, hits, channels and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.domain import (
+    HashType,
+    Hit,
+    Match,
+    MediaKind,
+    RecordResult,
+    ReviewStatus,
+    SightingSource,
+    Signals,
+    SourceKind,
+    Tier,
+    Variant,
+)
+from monitor.errors import NotFound, StoreError
+from monitor.store._base import StoreBase
+from monitor.store.models import (
+    AuditRow,
+    BankRow,
+    ChannelRow,
+    EntryRow,
+    HitRow,
+    MediaRow,
+    SightingRow,
+    utcnow,
+)
+from monitor.store.results import AuditEntry
+
+
+class SightingsMixin(StoreBase):
+    async def record_sighting(
+        self,
+        source: SightingSource,
+        signals: Signals,
+        matches: Sequence[Match],
+        *,
+        seen_at: datetime | None = None,
+    ) -> RecordResult:
+        """Record that ``signals`` were seen at ``source``, with its matches; one transaction.
+
+        Idempotent on ``source.key``: recording the same sighting again creates nothing and
+        reports no new hits, also when two processes do it at the same time. Several matches on
+        the same entry keep the strongest (tier, then distance). ``hits`` are the hits of this
+        sighting for the given matches, ``new_hits`` those this call created.
+        """
+        now = seen_at or utcnow()
+        best: dict[int, Match] = {}
+        for match in matches:
+            have = best.get(match.entry_id)
+            if have is None or (match.tier.rank, match.distance) < (have.tier.rank, have.distance):
+                best[match.entry_id] = match
+
+        async with self._tx(write=True) as conn:
+            media_id = await self._upsert_media(conn, signals, now)
+            channel_id = await self._upsert_channel(conn, source, now)
+            sighting_id = (
+                await conn.execute(
+                    self._insert_or_ignore(SightingRow, "source_key")
+                    .values(media_id=media_id, channel_id=channel_id, seen_at=now)
+                    .values(**_source(source))
+                    .returning(SightingRow.id)
+                )
+            ).scalar_one_or_none()
+            created = sighting_id is not None
+            if sighting_id is None:
+                row = (
+                    await conn.execute(
+                        select(SightingRow.id, SightingRow.media_id).where(
+                            SightingRow.source_key == source.key
+                        )
+                    )
+                ).one()
+                if row.media_id != media_id:
+                    raise StoreError(
+                        f"sighting {source.key!r} was recorded with other content; a sighting "
+                        "key must identify the content too (e.g. include the media id or sha256)"
+                    )
+                sighting_id = row.id
+
+            new_ids: set[int] = set()
+            if best:
+                rows = [
+                    {
+                        "sighting_id": sighting_id,
+                        "entry_id": m.entry_id,
+                        "hash_type": m.hash_type.value,
+                        "distance": m.distance,
+                        "tier": m.tier.value,
+                        "variant": m.variant.value,
+                        "query_value": m.query_value,
+                        "threshold": m.threshold,
+                        "created_at": now,
+                        "review_status": ReviewStatus.NEW.value,
+                    }
+                    # A fixed order, so concurrent writers take row locks in the same order.
+                    for m in sorted(best.values(), key=lambda m: m.entry_id)
+                ]
+                inserted = await conn.execute(
+                    self._insert_or_ignore(HitRow, "sighting_id", "entry_id")
+                    .values(rows)
+                    .returning(HitRow.id)
+                )
+                new_ids = set(inserted.scalars())
+                found = await conn.execute(
+                    _hits_query().where(
+                        HitRow.sighting_id == sighting_id, HitRow.entry_id.in_(list(best))
+                    )
+                )
+                hits = tuple(_hit(row._mapping) for row in found)
+            else:
+                hits = ()
+        return RecordResult(
+            sighting_id=sighting_id,
+            media_id=media_id,
+            sighting_created=created,
+            hits=hits,
+            new_hits=tuple(h for h in hits if h.id in new_ids),
+        )
+
+    async def _upsert_media(self, conn: AsyncConnection, signals: Signals, now: datetime) -> int:
+        failure = signals.failure
+        values: dict[str, Any] = {
+            "sha256": signals.sha256.lower(),
+            "md5": signals.md5.lower(),
+            "size_bytes": signals.size_bytes,
+            "mime": signals.mime,
+            "width": signals.width,
+            "height": signals.height,
+            "pdq": signals.pdq,
+            "pdq_quality": signals.pdq_quality,
+            "phash": signals.phash,
+            "hash_failure_reason": failure.reason if failure else None,
+            "hash_failure_detail": failure.detail if failure else None,
+            "first_seen_at": now,
+        }
+        media_id: int | None = (
+            await conn.execute(
+                self._insert_or_ignore(MediaRow, "sha256").values(**values).returning(MediaRow.id)
+            )
+        ).scalar_one_or_none()
+        if media_id is not None:
+            return media_id
+        row = (
+            await conn.execute(select(MediaRow).where(MediaRow.sha256 == values["sha256"]))
+        ).one()
+        # Fill in what an earlier, less successful hashing left empty; never overwrite.
+        fill = {
+            column: values[column]
+            for column in ("mime", "width", "height", "pdq", "pdq_quality", "phash")
+            if getattr(row, column) is None and values[column] is not None
+        }
+        if signals.perceptual_ok and row.hash_failure_reason is not None and "pdq" in fill:
+            fill.update(hash_failure_reason=None, hash_failure_detail=None)
+        if fill:
+            await conn.execute(update(MediaRow).where(MediaRow.id == row.id).values(**fill))
+        return int(row.id)
+
+    async def _upsert_channel(
+        self, conn: AsyncConnection, source: SightingSource, now: datetime
+    ) -> int | None:
+        if source.chat_id is None:
+            return None
+        channel_id: int | None = (
+            await conn.execute(
+                self._insert_or_ignore(ChannelRow, "telegram_id")
+                .values(
+                    telegram_id=source.chat_id,
+                    username=source.chat_username,
+                    title=source.chat_title,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(ChannelRow.id)
+            )
+        ).scalar_one_or_none()
+        if channel_id is not None:
+            return channel_id
+        row = (
+            await conn.execute(
+                select(ChannelRow.id, ChannelRow.username, ChannelRow.title).where(
+                    ChannelRow.telegram_id == source.chat_id
+                )
+            )
+        ).one()
+        changes: dict[str, Any] = {}
+        if source.chat_username is not None and source.chat_username != row.username:
+            changes["username"] = source.chat_username
+        if source.chat_title is not None and source.chat_title != row.title:
+            changes["title"] = source.chat_title
+        if changes:
+            await conn.execute(
+                update(ChannelRow).where(ChannelRow.id == row.id).values(updated_at=now, **changes)
+            )
+        return int(row.id)
+
+    # --- reading hits and sightings ---------------------------------------------------------
+
+    async def list_hits(
+        self,
+        *,
+        status: ReviewStatus | None = None,
+        bank: str | None = None,
+        tier: Tier | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Hit]:
+        """Hits, newest first, with where they were seen. ``since`` inclusive, ``until`` not."""
+        stmt = _filter(_hits_query(), status=status, bank=bank, tier=tier, since=since, until=until)
+        stmt = stmt.order_by(HitRow.created_at.desc(), HitRow.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        async with self._tx(write=False) as conn:
+            return [_hit(row._mapping) for row in await conn.execute(stmt)]
+
+    async def get_hit(self, hit_id: int) -> Hit:
+        async with self._tx(write=False) as conn:
+            row = (await conn.execute(_hits_query().where(HitRow.id == hit_id))).first()
+        if row is None:
+            raise NotFound(f"no hit with id {hit_id}")
+        return _hit(row._mapping)
+
+    async def count_hits(
+        self,
+        *,
+        status: ReviewStatus | None = None,
+        bank: str | None = None,
+        tier: Tier | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        stmt = _filter(
+            select(func.count(HitRow.id))
+            .select_from(HitRow)
+            .join(EntryRow, EntryRow.id == HitRow.entry_id)
+            .join(BankRow, BankRow.id == EntryRow.bank_id),
+            status=status,
+            bank=bank,
+            tier=tier,
+            since=since,
+            until=until,
+        )
+        async with self._tx(write=False) as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def media_by_telegram_id(self, telegram_media_id: int) -> str | None:
+        """The sha256 of media already seen under this Telegram media id, if any."""
+        stmt = (
+            select(MediaRow.sha256)
+            .join(SightingRow, SightingRow.media_id == MediaRow.id)
+            .where(SightingRow.telegram_media_id == telegram_media_id)
+            .limit(1)
+        )
+        async with self._tx(write=False) as conn:
+            return (await conn.execute(stmt)).scalar()
+
+    async def sighting_exists(self, key: str) -> bool:
+        stmt = select(SightingRow.id).where(SightingRow.source_key == key).limit(1)
+        async with self._tx(write=False) as conn:
+            return (await conn.execute(stmt)).scalar() is not None
+
+    # --- audit log --------------------------------------------------------------------------
+
+    async def audit(
+        self, actor: str, action: str, subject: str, details: dict[str, Any] | None = None
+    ) -> None:
+        """Append one row to the audit log (which refuses updates and deletes)."""
+        async with self._tx(write=True) as conn:
+            await self._audit(conn, actor, action, subject, details)
+
+    async def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest audit rows first."""
+        stmt = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
+        async with self._tx(write=False) as conn:
+            return [
+                AuditEntry(
+                    id=row.id,
+                    at=row.at,
+                    actor=row.actor,
+                    action=row.action,
+                    subject=row.subject,
+                    details=dict(row.details or {}),
+                )
+                for row in await conn.execute(stmt)
+            ]
+
+
+def _source(source: SightingSource) -> dict[str, Any]:
+    return {
+        "source_kind": source.kind.value,
+        "source_key": source.key,
+        "path": source.path,
+        "chat_id": source.chat_id,
+        "message_id": source.message_id,
+        "grouped_id": source.grouped_id,
+        "telegram_media_id": source.telegram_media_id,
+        "media_kind": source.media_kind.value,
+        "posted_at": source.posted_at,
+        "link": source.link,
+        "forward_chat_id": source.forward_chat_id,
+        "forward_message_id": source.forward_message_id,
+        "forward_from_name": source.forward_from_name,
+    }
+
+
+def _hits_query() -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            HitRow.id,
+            HitRow.sighting_id,
+            HitRow.entry_id,
+            HitRow.hash_type,
+            HitRow.distance,
+            HitRow.tier,
+            HitRow.variant,
+            HitRow.query_value,
+            HitRow.review_status,
+            HitRow.created_at,
+            HitRow.reviewed_by,
+            HitRow.reviewed_at,
+            HitRow.review_note,
+            BankRow.name.label("bank"),
+            EntryRow.value.label("entry_value"),
+            EntryRow.case_id,
+            EntryRow.label,
+            MediaRow.sha256,
+            SightingRow.source_kind,
+            SightingRow.source_key,
+            SightingRow.path,
+            SightingRow.chat_id,
+            SightingRow.message_id,
+            SightingRow.grouped_id,
+            SightingRow.telegram_media_id,
+            SightingRow.media_kind,
+            SightingRow.posted_at,
+            SightingRow.link,
+            SightingRow.forward_chat_id,
+            SightingRow.forward_message_id,
+            SightingRow.forward_from_name,
+            ChannelRow.title.label("chat_title"),
+            ChannelRow.username.label("chat_username"),
+        )
+        .select_from(HitRow)
+        .join(EntryRow, EntryRow.id == HitRow.entry_id)
+        .join(BankRow, BankRow.id == EntryRow.bank_id)
+        .join(SightingRow, SightingRow.id == HitRow.sighting_id)
+        .join(MediaRow, MediaRow.id == SightingRow.media_id)
+        .outerjoin(ChannelRow, ChannelRow.id == SightingRow.channel_id)
+    )
+
+
+def _filter(
+    stmt: Select[*tuple[Any, ...]],
+    *,
+    status: ReviewStatus | None,
+    bank: str | None,
+    tier: Tier | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[*tuple[Any, ...]]:
+    if status is not None:
+        stmt = stmt.where(HitRow.review_status == status.value)
+    if bank is not None:
+        stmt = stmt.where(BankRow.name == bank)
+    if tier is not None:
+        stmt = stmt.where(HitRow.tier == tier.value)
+    if since is not None:
+        stmt = stmt.where(HitRow.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(HitRow.created_at < until)
+    return stmt
+
+
+def _hit(row: RowMapping) -> Hit:
+    source = SightingSource(
+        kind=SourceKind(row["source_kind"]),
+        key=row["source_key"],
+        path=row["path"],
+        chat_id=row["chat_id"],
+        chat_title=row["chat_title"],
+        chat_username=row["chat_username"],
+        message_id=row["message_id"],
+        grouped_id=row["grouped_id"],
+        telegram_media_id=row["telegram_media_id"],
+        media_kind=MediaKind(row["media_kind"]),
+        posted_at=row["posted_at"],
+        link=row["link"],
+        forward_chat_id=row["forward_chat_id"],
+        forward_message_id=row["forward_message_id"],
+        forward_from_name=row["forward_from_name"],
+    )
+    return Hit(
+        id=row["id"],
+        sighting_id=row["sighting_id"],
+        entry_id=row["entry_id"],
+        bank=row["bank"],
+        hash_type=HashType(row["hash_type"]),
+        distance=row["distance"],
+        tier=Tier(row["tier"]),
+        variant=Variant(row["variant"]),
+        review_status=ReviewStatus(row["review_status"]),
+        created_at=row["created_at"],
+        sha256=row["sha256"],
+        case_id=row["case_id"],
+        label=row["label"],
+        entry_value=row["entry_value"],
+        query_value=row["query_value"],
+        source=source,
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"],
+        review_note=row["review_note"],
+    )
