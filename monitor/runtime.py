@@ -44,6 +44,7 @@ async def ensure_bank(
     *,
     source: str | None = None,
     description: str | None = None,
+    actor: str,
 ) -> Bank:
     """The bank, created with the configured default thresholds if new; an existing bank keeps
     its own thresholds, and only the source and description given are changed."""
@@ -52,9 +53,28 @@ async def ensure_bank(
         thresholds = None
     except NotFound:
         thresholds = default_thresholds(settings)
-    return await store.upsert_bank(
+    bank = await store.upsert_bank(
         name, source=source, description=description, thresholds=thresholds
     )
+    if thresholds is not None:
+        await store.audit(actor, "bank.create", name, bank_details(bank))
+    return bank
+
+
+def bank_details(bank: Bank) -> dict[str, object]:
+    """What the audit log keeps of a bank's settings."""
+    t = bank.thresholds
+    return {
+        "source": bank.source,
+        "description": bank.description,
+        "enabled": bank.enabled,
+        "thresholds": {
+            "pdq": t.pdq,
+            "pdq_near_exact": t.pdq_near_exact,
+            "pdq_reoriented": t.pdq_reoriented,
+            "phash": t.phash,
+        },
+    }
 
 
 def default_thresholds(settings: Settings) -> Thresholds:

@@ -60,6 +60,7 @@ async def _import(settings: Settings, hash_list: Path, entries: list[ListEntry])
             demo_data.BANK,
             source="monitor demo",
             description="Synthetic images standing in for reported content",
+            actor=current_actor(),
         )
         return await store.import_entries(
             demo_data.BANK, entries, source=hash_list.name, actor=current_actor()

@@ -13,7 +13,7 @@ from monitor.cli.state import run, state_of
 from monitor.config import Settings
 from monitor.domain import Bank, Entry, EntryStatus, ListEntry, jsonable
 from monitor.matching import parse_hash_type, read_hash_list, write_hash_list
-from monitor.runtime import current_actor, ensure_bank, open_store
+from monitor.runtime import bank_details, current_actor, ensure_bank, open_store
 from monitor.store import ImportResult
 
 app = typer.Typer(no_args_is_help=True)
@@ -71,10 +71,11 @@ async def _import(
     by: str | None,
 ) -> ImportResult:
     async with open_store(settings) as store:
-        await ensure_bank(store, settings, bank, source=source, description=description)
-        return await store.import_entries(
-            bank, entries, source=file.name, actor=by or current_actor()
+        actor = by or current_actor()
+        await ensure_bank(
+            store, settings, bank, source=source, description=description, actor=actor
         )
+        return await store.import_entries(bank, entries, source=file.name, actor=actor)
 
 
 @app.command("ls")
@@ -191,11 +192,23 @@ def set_bank(
     phash: int | None = typer.Option(None, "--phash", min=0, max=64, help="pHash match threshold."),
     source: str | None = typer.Option(None, "--source"),
     description: str | None = typer.Option(None, "--description"),
+    by: str | None = typer.Option(None, "--by", help="Who changes it (default: login name)."),
 ) -> None:
-    """Change a bank's thresholds, enabled flag, source or description."""
+    """Change a bank's thresholds, enabled flag, source or description (kept in the audit log)."""
     state = state_of(ctx)
     bank = run(
-        _set(state.settings, name, enabled, pdq, near_exact, reoriented, phash, source, description)
+        _set(
+            state.settings,
+            name,
+            enabled,
+            pdq,
+            near_exact,
+            reoriented,
+            phash,
+            source,
+            description,
+            by or current_actor(),
+        )
     )
     t = bank.thresholds
     state.out.print(
@@ -216,6 +229,7 @@ async def _set(
     phash: int | None,
     source: str | None,
     description: str | None,
+    by: str,
 ) -> Bank:
     async with open_store(settings) as store:
         bank = await store.get_bank(name)
@@ -231,9 +245,11 @@ async def _set(
             if v is not None
         }
         thresholds = replace(t, **changes) if changes else None
-        return await store.upsert_bank(
+        updated = await store.upsert_bank(
             name, source=source, description=description, enabled=enabled, thresholds=thresholds
         )
+        await store.audit(by, "bank.update", name, bank_details(updated))
+        return updated
 
 
 @app.command("withdraw")

@@ -264,3 +264,52 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 4
     assert "Traceback" not in proc.stderr
+
+
+def test_bank_thresholds_change_matching_and_are_audited(cli: Run, tmp_path: Path) -> None:
+    import asyncio
+
+    from monitor.config import load_settings
+    from monitor.runtime import open_store
+
+    original = photo_like(30)
+    listing = write_list(
+        tmp_path / "l.csv",
+        [
+            {
+                "hash_type": "pdq",
+                "hash": pdq_of(to_jpeg(original)),
+                "case_id": "T-1",
+                "label": "",
+                "status": "",
+            }
+        ],
+    )
+    assert cli("lists", "import", str(listing), "--bank", "t", "--by", "alice")[0] == 0
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "small.jpg").write_bytes(to_jpeg(original.resize((320, 240)), 60))
+    code, out, _ = cli("scan", str(posts), "--json", "--workers", "0")
+    (line,) = [json.loads(x) for x in out.splitlines()]
+    (match,) = line["matches"]
+    distance = match["distance"]
+    assert distance > 0
+    # A threshold below the distance: the same copy no longer matches.
+    code, out, _ = cli(
+        "lists", "set", "t", "--pdq", str(distance - 1), "--pdq-near-exact", "0", "--by", "bob"
+    )
+    assert code == 0
+    assert f"pdq <= {distance - 1}" in out
+    code, out, _ = cli("scan", str(posts), "--json", "--workers", "0")
+    assert json.loads(out)["matches"] == []
+    code, out, _ = cli("lists", "set", "t", "--disable")
+    assert "disabled" in out
+
+    async def audit() -> list[tuple[str, str]]:
+        settings = load_settings(tmp_path / "config.toml", env={})
+        async with open_store(settings) as store:
+            return [(a.actor, a.action) for a in await store.audit_entries()]
+
+    actions = asyncio.run(audit())
+    assert ("alice", "bank.create") in actions
+    assert ("bob", "bank.update") in actions
