@@ -5,7 +5,7 @@ See ``server.TelegramTestServer`` (entry point), ``world.World`` (scenario API) 
 """
 
 from .errors import RpcError
-from .models import ChannelRecord, UserRecord
+from .models import ChannelRecord, SentMessage, UserRecord
 from .rsa_key import ServerRsaKey, generate_key, register_with_telethon
 from .server import TEST_API_HASH, TEST_API_ID, TelegramTestServer
 from .world import DEFAULT_CODE, World
@@ -16,6 +16,7 @@ __all__ = [
     "TEST_API_ID",
     "ChannelRecord",
     "RpcError",
+    "SentMessage",
     "ServerRsaKey",
     "TelegramTestServer",
     "UserRecord",

@@ -79,6 +79,10 @@ class ClientConnection:
             return None
         return self._auth.user_id
 
+    @property
+    def auth_key_id(self) -> int | None:
+        return self._auth.key.key_id if self._auth is not None else None
+
     def push(self, obj: TLObject) -> None:
         self._send(bytes(obj), content_related=True, response=False)
 
@@ -108,6 +112,10 @@ class ClientConnection:
 
     def close(self) -> None:
         self._transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection abruptly (no goodbye, unsent data discarded)."""
+        self._transport.abort()
 
     # Plain (handshake) messages.
 
@@ -226,6 +234,10 @@ class ClientConnection:
             log.exception("handler for %s crashed", name)
             self._world.handler_errors.append(f"{name}: {e!r}")
             self._send_rpc_error(msg_id, 400, "TEST_SERVER_HANDLER_CRASHED")
+            return
+        if self._world.take_lost_answer(name):
+            log.info("%s done, dropping the connection instead of answering", name)
+            self.abort()
             return
         payload = serialize_result(result)
         if len(payload) > GZIP_THRESHOLD and not isinstance(result, types.upload.File):

@@ -13,6 +13,7 @@ from telethon.tl import types
 
 MediaKind = Literal["photo", "document"]
 InviteState = Literal["valid", "expired", "request_needed"]
+PeerKind = Literal["channel", "user", "self"]
 
 
 def now() -> dt.datetime:
@@ -21,6 +22,24 @@ def now() -> dt.datetime:
 
 def random_long() -> int:
     return int.from_bytes(os.urandom(8), "little", signed=True)
+
+
+@dataclass
+class PasswordRecord:
+    """A cloud (2FA) password as the server keeps it: the SRP salts and verifier ``g^x mod p``."""
+
+    salt1: bytes
+    salt2: bytes
+    verifier: int
+    hint: str | None = None
+
+
+@dataclass
+class AccountEvent:
+    """One account-pts change (a private message landed in the user's box)."""
+
+    pts: int
+    message_id: int
 
 
 @dataclass
@@ -33,7 +52,30 @@ class UserRecord:
     username: str | None = None
     bot: bool = False
     bot_token: str | None = None
-    pts: int = 1  # account-wide pts; this world has no private messages, so it never moves
+    password: PasswordRecord | None = None
+    pts: int = 1  # account-wide pts: one step per private message in this user's box
+    # The user's private message box (Saved Messages and chats with users): its own id sequence.
+    messages: dict[int, MessageRecord] = field(default_factory=dict)
+    next_message_id: int = 1
+    events: list[AccountEvent] = field(default_factory=list)
+
+    @property
+    def input_peer(self) -> types.InputPeerUser:
+        return types.InputPeerUser(self.id, self.access_hash)
+
+    def message_to_tl(self, record: MessageRecord) -> types.Message:
+        """A message of this user's private box, as this user sees it."""
+        return types.Message(
+            id=record.id,
+            peer_id=types.PeerUser(record.peer_user_id or self.id),
+            date=record.date,
+            message=record.text,
+            out=(record.sender_id == self.id) or None,
+            from_id=types.PeerUser(record.sender_id) if record.sender_id else None,
+            media=record.media.to_media() if record.media else None,
+            entities=record.entities or None,
+            edit_date=record.edit_date,
+        )
 
     def to_tl(self, *, viewer_id: int | None) -> types.User:
         is_self = viewer_id == self.id
@@ -56,6 +98,7 @@ class AuthKeyRecord:
     key: AuthKey
     user_id: int | None = None
     revoked: str | None = None  # an RPC error message (401) answered to every authorised call
+    password_user_id: int | None = None  # passed the code, still owes the 2FA password
 
 
 @dataclass
@@ -116,6 +159,23 @@ class MessageRecord:
     grouped_id: int | None = None
     fwd_from: types.MessageFwdHeader | None = None
     edit_date: dt.datetime | None = None
+    sender_id: int | None = None  # the user who sent it (None: a post made by the world)
+    peer_user_id: int | None = None  # private box only: the other side (own id: Saved Messages)
+    entities: list[types.TypeMessageEntity] | None = None
+
+
+@dataclass
+class SentMessage:
+    """A message an account sent through ``messages.sendMessage`` (``World.sent_messages``)."""
+
+    sender_id: int
+    peer_kind: PeerKind
+    peer: int | Literal["self"]  # channel id, user id, or "self" (Saved Messages)
+    text: str
+    date: dt.datetime
+    message_id: int  # in the channel, or in the sender's private box
+    random_id: int | None = None
+    entities: list[types.TypeMessageEntity] | None = None
 
 
 @dataclass
@@ -126,6 +186,11 @@ class ChannelEvent:
     pts_count: int
     kind: Literal["new", "edit", "delete"]
     message_ids: list[int]
+
+
+ADMIN_RIGHTS = types.ChatAdminRights(
+    post_messages=True, edit_messages=True, delete_messages=True, invite_users=True
+)
 
 
 @dataclass
@@ -139,6 +204,7 @@ class ChannelRecord:
     removed: bool = False
     about: str = ""
     members: set[int] = field(default_factory=set)
+    admins: set[int] = field(default_factory=set)  # may post (admins are also members)
     messages: dict[int, MessageRecord] = field(default_factory=dict)
     next_message_id: int = 1
     pts: int = 1
@@ -168,16 +234,20 @@ class ChannelRecord:
             left=(viewer_id not in self.members) or None,
             access_hash=self.access_hash,
             username=self.username,
+            admin_rights=ADMIN_RIGHTS if viewer_id in self.admins else None,
             participants_count=len(self.members),
         )
 
-    def message_to_tl(self, record: MessageRecord) -> types.Message:
+    def message_to_tl(self, record: MessageRecord, viewer_id: int | None = None) -> types.Message:
+        """A post as ``viewer_id`` sees it (``out`` when the viewer sent it)."""
         return types.Message(
             id=record.id,
             peer_id=types.PeerChannel(self.id),
             date=record.date,
             message=record.text,
+            out=(record.sender_id is not None and record.sender_id == viewer_id) or None,
             post=True,
+            entities=record.entities or None,
             media=record.media.to_media() if record.media else None,
             fwd_from=record.fwd_from,
             grouped_id=record.grouped_id,

@@ -57,3 +57,7 @@ class FullTransport:
 
     def close(self) -> None:
         self._writer.close()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once (unsent data is discarded), as a crash would."""
+        self._writer.transport.abort()

@@ -1,14 +1,15 @@
 """The in-memory backend: users, channels, messages, media, invites, and scenario controls.
 
 Tests drive a ``World`` through its scenario methods (``create_user``, ``create_channel``,
-``post_photo``, ``drop_next_push``, ``flood_wait``, ``forget_auth_key`` ...); the request handlers
-in ``handlers/`` read and change it. All methods are synchronous and must run on the server's
-event loop (pushes are written straight to the connected clients' sockets).
+``post_photo``, ``send_message``, ``drop_next_push``, ``flood_wait``, ``forget_auth_key`` ...);
+the request handlers in ``handlers/`` read and change it. All methods are synchronous and must
+run on the server's event loop (pushes are written straight to the connected clients' sockets).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import itertools
 import logging
@@ -17,13 +18,15 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from telethon.crypto import AuthKey
 from telethon.tl import TLObject, types
 
+from . import srp
 from .errors import RpcError, bad_request
 from .models import (
+    AccountEvent,
     AuthKeyRecord,
     ChannelEvent,
     ChannelRecord,
@@ -31,6 +34,8 @@ from .models import (
     InviteState,
     MediaFile,
     MessageRecord,
+    PeerKind,
+    SentMessage,
     UserRecord,
     now,
     random_long,
@@ -46,6 +51,9 @@ class Subscriber(Protocol):
 
     @property
     def user_id(self) -> int | None: ...
+
+    @property
+    def auth_key_id(self) -> int | None: ...
 
     def push(self, obj: TLObject) -> None: ...
 
@@ -83,7 +91,11 @@ class World:
         self.unimplemented: list[str] = []
         self.handler_errors: list[str] = []
         self.phone_code_hashes: dict[str, str] = {}
+        self.srp_challenges: dict[int, srp.SrpChallenge] = {}
+        self.sent_messages: list[SentMessage] = []
+        self._sent_by_random_id: dict[tuple[int, int], SentMessage] = {}
         self._injections: dict[str, list[_Injection]] = {}
+        self._lost_answers: Counter[str] = Counter()
         self._subscribers: set[Subscriber] = set()
         self._ids = itertools.count(1_000_001)
         self._request_event = asyncio.Event()
@@ -108,8 +120,11 @@ class World:
         *,
         first_name: str = "Test",
         username: str | None = None,
+        password: str | None = None,
     ) -> UserRecord:
-        """An existing account that can sign in with ``phone`` and ``code``."""
+        """An existing account that can sign in with ``phone`` and ``code`` (and, when
+        ``password`` is given, then its 2FA cloud password: ``auth.signIn`` answers
+        ``SESSION_PASSWORD_NEEDED`` until ``auth.checkPassword`` proves it by SRP)."""
         user = UserRecord(
             id=self._new_id(),
             access_hash=random_long(),
@@ -119,7 +134,18 @@ class World:
             username=username,
         )
         self.users[user.id] = user
+        if password is not None:
+            self.set_password(user, password)
         return user
+
+    def set_password(
+        self, user: UserRecord, password: str | None, *, hint: str | None = None
+    ) -> None:
+        """Set (or with None remove) the account's 2FA cloud password. The server keeps only
+        the SRP salts and verifier; pending ``account.getPassword`` challenges are voided."""
+        user.password = srp.make_password(password, hint) if password is not None else None
+        for srp_id in [k for k, c in self.srp_challenges.items() if c.user_id == user.id]:
+            del self.srp_challenges[srp_id]
 
     def create_bot(self, token: str | None = None, *, username: str = "test_bot") -> UserRecord:
         """A bot account; sign in with ``client.start(bot_token=user.bot_token)``."""
@@ -174,9 +200,12 @@ class World:
         private: bool | None = None,
         *,
         members: Iterable[UserRecord] = (),
+        admins: Iterable[UserRecord] = (),
         about: str = "",
     ) -> ChannelRecord:
-        """A broadcast channel; private (no username) unless a username is given."""
+        """A broadcast channel; private (no username) unless a username is given. ``admins``
+        (also members) may post in it with ``messages.sendMessage``; plain members may not."""
+        admin_ids = {a.id for a in admins}
         channel = ChannelRecord(
             id=self._new_id(),
             access_hash=random_long(),
@@ -185,13 +214,17 @@ class World:
             private=(username is None) if private is None else private,
             date=now(),
             about=about,
-            members={m.id for m in members},
+            members={m.id for m in members} | admin_ids,
+            admins=admin_ids,
         )
         self.channels[channel.id] = channel
         return channel
 
-    def add_member(self, channel: ChannelRecord, user: UserRecord) -> None:
+    def add_member(self, channel: ChannelRecord, user: UserRecord, *, admin: bool = False) -> None:
+        """Make ``user`` a member (with ``admin=True`` an admin who may post)."""
         channel.members.add(user.id)
+        if admin:
+            channel.admins.add(user.id)
 
     def create_invite(
         self, channel: ChannelRecord, state: InviteState = "valid", invite_hash: str | None = None
@@ -218,11 +251,17 @@ class World:
 
     # region scenario: posts
 
-    def _new_message(self, channel: ChannelRecord, record: MessageRecord, push: bool) -> int:
+    def _new_message(
+        self,
+        channel: ChannelRecord,
+        record: MessageRecord,
+        push: bool,
+        skip_auth_key_id: int | None = None,
+    ) -> int:
         record.id = channel.next_message_id
         channel.next_message_id += 1
         channel.messages[record.id] = record
-        self._emit(channel, "new", [record.id], push=push)
+        self._emit(channel, "new", [record.id], push=push, skip_auth_key_id=skip_auth_key_id)
         return record.id
 
     def _new_media(self, kind: str, data: bytes, **fields: object) -> MediaFile:
@@ -364,6 +403,106 @@ class World:
 
     # endregion
 
+    # region scenario: sending (messages.sendMessage, and other users writing)
+
+    def send_message(
+        self,
+        sender: UserRecord,
+        to: ChannelRecord | UserRecord | None,
+        text: str,
+        *,
+        entities: list[types.TypeMessageEntity] | None = None,
+        random_id: int | None = None,
+        skip_auth_key_id: int | None = None,
+    ) -> SentMessage:
+        """``sender`` sends ``text`` to a channel (a post, pushed to members like any post), a
+        user (one copy in each private box, each with its own id and account pts, pushed to
+        both users' other sessions), or ``None`` / ``sender`` itself (Saved Messages).
+
+        Recorded in ``sent_messages``. No permission checks here (the handler does them), so a
+        test can also make another account write to the daemon's. A repeated ``random_id``
+        from the same sender returns the first send instead of sending twice, as on Telegram.
+        ``skip_auth_key_id``: the requesting connection, which gets the result instead of a push.
+        """
+        if random_id is not None:
+            earlier = self._sent_by_random_id.get((sender.id, random_id))
+            if earlier is not None:
+                return earlier
+        peer_kind: PeerKind
+        peer: int | Literal["self"]
+        date = now()
+        if isinstance(to, ChannelRecord):
+            peer_kind, peer = "channel", to.id
+            record = MessageRecord(
+                id=0, date=date, text=text, sender_id=sender.id, entities=entities
+            )
+            message_id = self._new_message(to, record, True, skip_auth_key_id)
+        elif to is None or to.id == sender.id:
+            peer_kind, peer = "self", "self"
+            message_id = self._deliver_private(
+                sender, sender.id, sender.id, text, date, entities, skip_auth_key_id
+            )
+        else:
+            peer_kind, peer = "user", to.id
+            message_id = self._deliver_private(
+                sender, to.id, sender.id, text, date, entities, skip_auth_key_id
+            )
+            self._deliver_private(to, sender.id, sender.id, text, date, entities, None)
+        sent = SentMessage(
+            sender_id=sender.id,
+            peer_kind=peer_kind,
+            peer=peer,
+            text=text,
+            date=date,
+            message_id=message_id,
+            random_id=random_id,
+            entities=entities,
+        )
+        self.sent_messages.append(sent)
+        if random_id is not None:
+            self._sent_by_random_id[(sender.id, random_id)] = sent
+        return sent
+
+    def _deliver_private(
+        self,
+        owner: UserRecord,
+        peer_user_id: int,
+        sender_id: int,
+        text: str,
+        date: dt.datetime,
+        entities: list[types.TypeMessageEntity] | None,
+        skip_auth_key_id: int | None,
+    ) -> int:
+        """Put a copy of a private message into ``owner``'s box (next id, next account pts)
+        and push it to the owner's sessions (but ``skip_auth_key_id``)."""
+        record = MessageRecord(
+            id=owner.next_message_id,
+            date=date,
+            text=text,
+            sender_id=sender_id,
+            peer_user_id=peer_user_id,
+            entities=entities,
+        )
+        owner.next_message_id += 1
+        owner.messages[record.id] = record
+        owner.pts += 1
+        owner.events.append(AccountEvent(owner.pts, record.id))
+        involved = {owner.id: owner, peer_user_id: self.users[peer_user_id]}
+        users = [u.to_tl(viewer_id=owner.id) for u in involved.values()]
+        update = types.Updates(
+            updates=[types.UpdateNewMessage(owner.message_to_tl(record), owner.pts, 1)],
+            users=users,
+            chats=[],
+            date=now(),
+            seq=0,
+        )
+        for subscriber in list(self._subscribers):
+            if subscriber.user_id == owner.id and subscriber.auth_key_id != skip_auth_key_id:
+                subscriber.push(update)
+        return record.id
+
+    # endregion
+
     # region scenario: errors and accounting
 
     def flood_wait(self, method: str, seconds: int, times: int = 1) -> None:
@@ -374,6 +513,19 @@ class World:
     def fail_next(self, method: str, code: int, message: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` get ``rpc_error{code, message}``."""
         self._injections.setdefault(method, []).append(_Injection(code, message, times))
+
+    def lose_next_answer(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out, but the connection is then
+        dropped instead of answering (the answer is lost). Telethon reconnects and sends the
+        request again; whether that repeats the action is up to the method (``sendMessage``
+        does not: same ``random_id``)."""
+        self._lost_answers[method] += times
+
+    def take_lost_answer(self, method: str) -> bool:
+        if self._lost_answers[method] <= 0:
+            return False
+        self._lost_answers[method] -= 1
+        return True
 
     def take_injected_error(self, method: str) -> RpcError | None:
         queue = self._injections.get(method)
@@ -413,7 +565,15 @@ class World:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    def _emit(self, channel: ChannelRecord, kind: str, ids: list[int], *, push: bool) -> None:
+    def _emit(
+        self,
+        channel: ChannelRecord,
+        kind: str,
+        ids: list[int],
+        *,
+        push: bool,
+        skip_auth_key_id: int | None = None,
+    ) -> None:
         count = len(ids) if kind == "delete" else 1
         channel.pts += count
         channel.events.append(ChannelEvent(channel.pts, count, kind, list(ids)))  # type: ignore[arg-type]
@@ -423,12 +583,14 @@ class World:
             channel.drop_pushes -= 1
             log.info("dropping push of %s pts=%d in channel %d", kind, channel.pts, channel.id)
             return
-        update = self.event_update(channel, channel.events[-1])
-        if update is None:
-            return
         for subscriber in list(self._subscribers):
             user_id = subscriber.user_id
-            if user_id is not None and user_id in channel.members and not channel.removed:
+            if user_id is None or user_id not in channel.members or channel.removed:
+                continue
+            if skip_auth_key_id is not None and subscriber.auth_key_id == skip_auth_key_id:
+                continue
+            update = self.event_update(channel, channel.events[-1], viewer_id=user_id)
+            if update is not None:
                 subscriber.push(
                     types.Updates(
                         updates=[update],
@@ -439,7 +601,9 @@ class World:
                     )
                 )
 
-    def event_update(self, channel: ChannelRecord, event: ChannelEvent) -> types.TypeUpdate | None:
+    def event_update(
+        self, channel: ChannelRecord, event: ChannelEvent, viewer_id: int | None = None
+    ) -> types.TypeUpdate | None:
         if event.kind == "delete":
             return types.UpdateDeleteChannelMessages(
                 channel.id, event.message_ids, event.pts, event.pts_count
@@ -450,7 +614,7 @@ class World:
         cls = (
             types.UpdateNewChannelMessage if event.kind == "new" else types.UpdateEditChannelMessage
         )
-        return cls(channel.message_to_tl(record), event.pts, event.pts_count)
+        return cls(channel.message_to_tl(record, viewer_id), event.pts, event.pts_count)
 
     # endregion
 
@@ -462,11 +626,27 @@ class World:
         channel = self.channels.get(channel_id) if channel_id is not None else None
         if channel is None or channel.removed:
             raise bad_request("CHANNEL_INVALID")
-        if getattr(peer, "access_hash", None) != channel.access_hash:
+        access_hash = getattr(peer, "access_hash", None)
+        # Bots may use access_hash 0 for channels they are in (Telethon does, for bare ids).
+        bot_member = user is not None and user.bot and user.id in channel.members
+        if access_hash != channel.access_hash and not (bot_member and access_hash == 0):
             raise bad_request("CHANNEL_INVALID")
         if channel.private and (user is None or user.id not in channel.members):
             raise bad_request("CHANNEL_PRIVATE")
         return channel
+
+    def user_for(self, peer: object, user: UserRecord) -> UserRecord:
+        """Resolve an InputUser / InputPeerUser / InputPeerSelf as seen by ``user``. Bots may
+        pass access_hash 0 (Telethon does, for bare ids)."""
+        if isinstance(peer, types.InputUserSelf | types.InputPeerSelf):
+            return user
+        target = self.users.get(getattr(peer, "user_id", -1))
+        access_hash = getattr(peer, "access_hash", None)
+        if target is None or (
+            access_hash != target.access_hash and not (user.bot and access_hash == 0)
+        ):
+            raise bad_request("USER_ID_INVALID")
+        return target
 
     def media_for(
         self, kind: str, media_id: int, access_hash: int, file_reference: bytes

@@ -1,13 +1,16 @@
-"""help.*, auth.*, users.*, contacts.resolveUsername."""
+"""help.*, auth.* (code, 2FA password, bot token), account.getPassword, users.*,
+contacts.resolveUsername."""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from telethon.tl import functions, types
 
-from ..errors import bad_request
-from ..models import now
+from .. import srp
+from ..errors import RpcError, bad_request, unauthorized
+from ..models import UserRecord, now
 from . import RequestContext, handler
 
 
@@ -70,6 +73,7 @@ def send_code(ctx: RequestContext, request: functions.auth.SendCodeRequest) -> t
 def _log_in(ctx: RequestContext, user_id: int) -> types.auth.Authorization:
     ctx.auth.user_id = user_id
     ctx.auth.revoked = None
+    ctx.auth.password_user_id = None
     user = ctx.world.users[user_id]
     return types.auth.Authorization(user=user.to_tl(viewer_id=user.id))
 
@@ -84,6 +88,63 @@ def sign_in(ctx: RequestContext, request: functions.auth.SignInRequest) -> types
         raise bad_request("PHONE_CODE_EMPTY")
     if request.phone_code != user.code:
         raise bad_request("PHONE_CODE_INVALID")
+    if user.password is not None:
+        # The code was right; this key may now prove the password (account.getPassword,
+        # auth.checkPassword). Telethon raises SessionPasswordNeededError.
+        ctx.auth.password_user_id = user.id
+        raise RpcError(401, "SESSION_PASSWORD_NEEDED")
+    return _log_in(ctx, user.id)
+
+
+def _password_account(ctx: RequestContext) -> UserRecord:
+    """The account whose password this key may ask about: the logged-in one, or the one that
+    passed the code and now owes its password."""
+    user_id = ctx.auth.user_id or ctx.auth.password_user_id
+    user = ctx.world.users.get(user_id) if user_id is not None else None
+    if user is None:
+        raise unauthorized("AUTH_KEY_UNREGISTERED")
+    return user
+
+
+@handler(functions.account.GetPasswordRequest, auth=False)
+def get_password(ctx: RequestContext, request: object) -> types.account.Password:
+    """The SRP parameters (``current_algo``, ``srp_B``, ``srp_id``) when a password is set."""
+    user = _password_account(ctx)
+    if user.password is None:
+        return types.account.Password(
+            new_algo=srp.new_algo(),
+            new_secure_algo=types.SecurePasswordKdfAlgoSHA512(salt=os.urandom(8)),
+            secure_random=os.urandom(32),
+            has_password=False,
+        )
+    challenge = srp.new_challenge(user.id, user.password)
+    ctx.world.srp_challenges[challenge.srp_id] = challenge
+    return types.account.Password(
+        new_algo=srp.new_algo(),
+        new_secure_algo=types.SecurePasswordKdfAlgoSHA512(salt=os.urandom(8)),
+        secure_random=os.urandom(32),
+        has_password=True,
+        current_algo=srp.algo(user.password),
+        srp_B=challenge.srp_b_bytes,
+        srp_id=challenge.srp_id,
+        hint=user.password.hint,
+    )
+
+
+@handler(functions.auth.CheckPasswordRequest, auth=False)
+def check_password(
+    ctx: RequestContext, request: functions.auth.CheckPasswordRequest
+) -> types.auth.Authorization:
+    """Verify the client's SRP proof ``M1`` for the challenge ``srp_id`` (used once)."""
+    user = _password_account(ctx)
+    check = request.password
+    if not isinstance(check, types.InputCheckPasswordSRP) or user.password is None:
+        raise bad_request("PASSWORD_HASH_INVALID")
+    challenge = ctx.world.srp_challenges.pop(check.srp_id, None)
+    if challenge is None or challenge.user_id != user.id:
+        raise bad_request("SRP_ID_INVALID")
+    if not srp.check(challenge, check.A, check.M1):
+        raise bad_request("PASSWORD_HASH_INVALID")
     return _log_in(ctx, user.id)
 
 
@@ -106,12 +167,7 @@ def log_out(ctx: RequestContext, request: object) -> types.auth.LoggedOut:
 
 def _user_for(ctx: RequestContext, input_user: object) -> types.User:
     me = ctx.require_user()
-    if isinstance(input_user, types.InputUserSelf):
-        return me.to_tl(viewer_id=me.id)
-    user = ctx.world.users.get(getattr(input_user, "user_id", -1))
-    if user is None or getattr(input_user, "access_hash", None) != user.access_hash:
-        raise bad_request("USER_ID_INVALID")
-    return user.to_tl(viewer_id=me.id)
+    return ctx.world.user_for(input_user, me).to_tl(viewer_id=me.id)
 
 
 @handler(functions.users.GetUsersRequest)

@@ -78,7 +78,7 @@ def get_messages(
         msg_id = getattr(input_id, "id", 0)
         record = channel.messages.get(msg_id)
         result.messages.append(
-            channel.message_to_tl(record)
+            channel.message_to_tl(record, me.id)
             if record
             else types.MessageEmpty(id=msg_id, peer_id=types.PeerChannel(channel.id))
         )

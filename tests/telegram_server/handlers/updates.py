@@ -25,19 +25,23 @@ def get_state(ctx: RequestContext, request: object) -> types.updates.State:
 def get_difference(
     ctx: RequestContext, request: functions.updates.GetDifferenceRequest
 ) -> types.updates.Difference | types.updates.DifferenceEmpty:
-    """No private messages exist here, so the account difference only points at the member
-    channels with ``updateChannelTooLong`` (as Telegram does), letting the client fetch each
-    channel's difference from the pts it knows."""
+    """The private messages that landed in the account's box after ``pts``, and, for the
+    member channels, ``updateChannelTooLong`` (as Telegram does), letting the client fetch
+    each channel's difference from the pts it knows."""
     me = ctx.require_user()
     channels = [c for c in ctx.world.channels.values() if me.id in c.members and not c.removed]
-    if not channels:
+    ids = [e.message_id for e in me.events if e.pts > request.pts]
+    records = [me.messages[i] for i in ids if i in me.messages]
+    new_messages = [me.message_to_tl(r) for r in records]
+    if not channels and not new_messages:
         return types.updates.DifferenceEmpty(date=now(), seq=0)
+    user_ids = {me.id} | {r.peer_user_id for r in records if r.peer_user_id}
     return types.updates.Difference(
-        new_messages=[],
+        new_messages=new_messages,
         new_encrypted_messages=[],
         other_updates=[types.UpdateChannelTooLong(channel_id=c.id, pts=c.pts) for c in channels],
         chats=[c.to_tl(viewer_id=me.id) for c in channels],
-        users=[],
+        users=[ctx.world.users[i].to_tl(viewer_id=me.id) for i in user_ids],
         state=account_state(me),
     )
 
@@ -77,7 +81,7 @@ def get_channel_difference(
         latest = sorted(channel.messages)[-limit:]
         return types.updates.ChannelDifferenceTooLong(
             dialog=_dialog(channel),
-            messages=[channel.message_to_tl(channel.messages[i]) for i in reversed(latest)],
+            messages=[channel.message_to_tl(channel.messages[i], me.id) for i in reversed(latest)],
             chats=chats,
             users=[],
             final=True,
@@ -89,9 +93,9 @@ def get_channel_difference(
         if event.kind == "new":
             record = channel.messages.get(event.message_ids[0])
             if record is not None:
-                new_messages.append(channel.message_to_tl(record))
+                new_messages.append(channel.message_to_tl(record, me.id))
             continue
-        update = world.event_update(channel, event)
+        update = world.event_update(channel, event, me.id)
         if update is not None:
             other_updates.append(update)
     return types.updates.ChannelDifference(
