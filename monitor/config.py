@@ -26,11 +26,32 @@ CONFIG_ENV = "MONITOR_CONFIG"
 # Secrets that may come from the environment instead of the file: env var -> (section, key).
 SECRET_ENV: dict[str, tuple[str, str]] = {
     "MONITOR_DATABASE_URL": ("database", "url"),
+    "MONITOR_TELEGRAM_API_ID": ("telegram", "api_id"),
+    "MONITOR_TELEGRAM_API_HASH": ("telegram", "api_hash"),
+    "MONITOR_TELEGRAM_PROXY_PASSWORD": ("telegram.proxy", "password"),
+    "MONITOR_TELEGRAM_PROXY_SECRET": ("telegram.proxy", "secret"),
+    "MONITOR_ALERTS_BOT_TOKEN": ("alerts", "bot_token"),
+    "MONITOR_ALERTS_WEBHOOK_URL": ("alerts", "webhook_url"),
+    "MONITOR_ALERTS_WEBHOOK_SECRET": ("alerts", "webhook_secret"),
 }
+
+# Settings whose values are secrets: registered with the log redactor when settings load.
+SECRET_KEYS: tuple[tuple[str, str], ...] = (
+    ("telegram", "api_hash"),
+    ("telegram.proxy", "password"),
+    ("telegram.proxy", "secret"),
+    ("alerts", "bot_token"),
+    ("alerts", "webhook_url"),
+    ("alerts", "webhook_secret"),
+)
 
 # Values copied from config.example.toml that must be replaced before use.
 PLACEHOLDERS: dict[tuple[str, str], object] = {
     ("database", "url"): "postgresql+asyncpg://monitor:CHANGE-ME@db.example/monitor",
+    ("telegram", "api_id"): 12345,
+    ("telegram", "api_hash"): "0123456789abcdef0123456789abcdef",
+    ("alerts", "bot_token"): "123456:CHANGE-ME",
+    ("alerts", "webhook_url"): "https://alerts.example/CHANGE-ME",
 }
 
 MiB = 1024 * 1024
@@ -91,6 +112,131 @@ class ReportSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """A Telegram server other than Telegram's own (a test server). Empty host: Telegram's."""
+
+    host: str = ""
+    port: int = 443
+    dc_id: int = 2
+    # PEM file with the server's RSA public key (test servers have their own key).
+    public_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    # "" (none), "socks5", "socks4", "http" or "mtproxy".
+    type: str = ""
+    host: str = ""
+    port: int = 0
+    username: str = ""
+    password: str = ""  # secret: MONITOR_TELEGRAM_PROXY_PASSWORD
+    secret: str = ""  # MTProxy secret (hex); secret: MONITOR_TELEGRAM_PROXY_SECRET
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPolicy:
+    """Which Telegram media is downloaded and hashed; checked before any byte is fetched."""
+
+    # Largest media file downloaded, in bytes (Telegram reports the size before download).
+    max_bytes: int = 20 * MiB
+    # Media kinds fetched: photo, image (an image sent as a file), sticker, animation, video.
+    kinds: tuple[str, ...] = ("photo", "image", "sticker", "animation", "video")
+    # MIME types fetched for documents (photos are always JPEG).
+    mime_types: tuple[str, ...] = (
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/gif",
+        "image/bmp",
+        "image/tiff",
+        "image/heic",
+        "image/heif",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+    )
+    # Telegram media ids remembered in memory, so a forwarded copy is not fetched again.
+    cache_size: int = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    # From https://my.telegram.org (API development tools). Also MONITOR_TELEGRAM_API_ID.
+    api_id: int = 0
+    api_hash: str = ""  # secret: MONITOR_TELEGRAM_API_HASH
+    # Name of the session (account) in the store; several daemons need several sessions.
+    session: str = "default"
+    # The allow-list: @username, t.me/name, t.me/+HASH, t.me/joinchat/HASH or a numeric id.
+    channels: tuple[str, ...] = ()
+    # Seconds between reconciler passes (history fetched after each channel's cursor).
+    reconcile_interval: float = 300.0
+    # A channel watched for the first time: process its messages of the last N days (0: only
+    # messages posted from now on). `monitor backfill` reaches further back on demand.
+    initial_history_days: float = 7.0
+    # Seconds between two channel joins (Telegram limits joins).
+    join_interval: float = 30.0
+    # Flood waits up to this many seconds are slept through inside the request.
+    flood_sleep_threshold: int = 60
+    # Longest flood wait accepted at all; a longer one stops the daemon (exit 7) with its resume
+    # point kept, rather than leaving it silently idle for hours.
+    max_flood_wait: int = 3600
+    # Messages waiting between Telegram and hashing (back-pressure on the reconciler).
+    queue_size: int = 256
+    # Downloads and hash jobs in flight at once.
+    concurrency: int = 8
+    # Hashing worker processes; 0: one per CPU core.
+    hash_workers: int = 0
+    # Seconds to finish in-flight work after SIGINT/SIGTERM before exiting.
+    drain_timeout: float = 30.0
+    # Seconds between pages of history (100 messages each) in reconciler passes.
+    history_page_wait: float = 0.2
+    device_model: str = "telegram-hash-monitor"
+    server: ServerSettings = field(default_factory=ServerSettings)
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    media: MediaPolicy = field(default_factory=MediaPolicy)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_id and self.api_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Where staff are told about new hits. Alerts never carry media."""
+
+    # A staff chat the monitoring account writes to: @username, numeric id, or "me".
+    chat: str = ""
+    # A bot writes instead (Telegram Bot API), to bot_chat (numeric chat id or @channel).
+    bot_token: str = ""  # secret: MONITOR_ALERTS_BOT_TOKEN
+    bot_chat: str = ""
+    bot_api_url: str = "https://api.telegram.org"
+    # JSON POST of each alert; secret: MONITOR_ALERTS_WEBHOOK_URL (URLs often carry tokens).
+    webhook_url: str = ""
+    # HMAC-SHA256 key signing webhook bodies (header X-Monitor-Signature); secret.
+    webhook_secret: str = ""
+    # Weakest tier alerted: exact, near-exact or match.
+    min_tier: str = "match"
+    # Delivery attempts before an alert is marked failed; delays grow from retry_initial to
+    # retry_max seconds.
+    max_attempts: int = 12
+    retry_initial: float = 5.0
+    retry_max: float = 900.0
+    timeout: float = 10.0
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The configured delivery targets: "chat", "bot", "webhook"."""
+        out = []
+        if self.chat:
+            out.append("chat")
+        if self.bot_token and self.bot_chat:
+            out.append("bot")
+        if self.webhook_url:
+            out.append("webhook")
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -98,6 +244,8 @@ class Settings:
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: Path | None = None  # the file these came from, if any
 
     @property
@@ -142,6 +290,30 @@ def _db_url(v: Any) -> str | None:
     return None
 
 
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must be 0 or more"
+
+
+def _http_url(v: Any) -> str | None:
+    if v and not v.startswith(("http://", "https://")):
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def _kinds(v: Any) -> str | None:
+    known = ("photo", "image", "sticker", "animation", "video")
+    bad = [k for k in v if k not in known]
+    return f"unknown kind(s) {', '.join(bad)} (known: {', '.join(known)})" if bad else None
+
+
+def _hex(v: Any) -> str | None:
+    try:
+        bytes.fromhex(v.removeprefix("ee").removeprefix("dd") if v else "")
+    except ValueError:
+        return "must be hexadecimal"
+    return None
+
+
 CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("database", "url"): _db_url,
     ("database", "connect_timeout"): _positive,
@@ -155,6 +327,33 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("logging", "level"): _one_of("debug", "info", "warning", "error"),
     ("logging", "format"): _one_of("auto", "console", "json"),
     ("reports", "timezone"): _timezone,
+    ("telegram", "api_id"): _non_negative,
+    ("telegram", "reconcile_interval"): _positive,
+    ("telegram", "initial_history_days"): _non_negative,
+    ("telegram", "join_interval"): _non_negative,
+    ("telegram", "flood_sleep_threshold"): _non_negative,
+    ("telegram", "max_flood_wait"): _positive,
+    ("telegram", "queue_size"): _positive,
+    ("telegram", "concurrency"): _positive,
+    ("telegram", "hash_workers"): _non_negative,
+    ("telegram", "drain_timeout"): _positive,
+    ("telegram", "history_page_wait"): _non_negative,
+    ("telegram", "session"): lambda v: None if v.strip() else "must not be empty",
+    ("telegram.server", "port"): _range(1, 65535),
+    ("telegram.server", "dc_id"): _range(1, 1000),
+    ("telegram.proxy", "type"): _one_of("", "socks5", "socks4", "http", "mtproxy"),
+    ("telegram.proxy", "port"): _range(0, 65535),
+    ("telegram.proxy", "secret"): _hex,
+    ("telegram.media", "max_bytes"): _positive,
+    ("telegram.media", "kinds"): _kinds,
+    ("telegram.media", "cache_size"): _non_negative,
+    ("alerts", "bot_api_url"): _http_url,
+    ("alerts", "webhook_url"): _http_url,
+    ("alerts", "min_tier"): _one_of("exact", "near-exact", "match"),
+    ("alerts", "max_attempts"): _positive,
+    ("alerts", "retry_initial"): _positive,
+    ("alerts", "retry_max"): _positive,
+    ("alerts", "timeout"): _positive,
 }
 
 
@@ -176,13 +375,57 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"config file {source} is not valid TOML: {exc}") from None
     for var, (section, key) in SECRET_ENV.items():
-        if env.get(var):
-            raw.setdefault(section, {})
-            if not isinstance(raw[section], dict):
+        if not env.get(var):
+            continue
+        table = raw
+        for part in section.split("."):
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
                 raise ConfigError(section, "must be a table")
-            raw[section][key] = env[var]
+        value: Any = env[var]
+        if key == "api_id":
+            if not value.strip().isdigit():
+                raise ConfigError(f"{section}.{key}", f"${var} must be a whole number")
+            value = int(value)
+        table[key] = value
     settings: Settings = _build(Settings, raw, "")
-    return replace(settings, source=source)
+    settings = replace(settings, source=source)
+    _check_combinations(settings)
+    return settings
+
+
+def _check_combinations(settings: Settings) -> None:
+    """Rules that involve several keys."""
+    proxy = settings.telegram.proxy
+    if proxy.type and (not proxy.host or not proxy.port):
+        raise ConfigError("telegram.proxy.host", f"a {proxy.type} proxy needs host and port")
+    if proxy.type == "mtproxy" and not proxy.secret:
+        raise ConfigError("telegram.proxy.secret", "an MTProxy needs its secret")
+    server = settings.telegram.server
+    if server.public_key is not None and not server.host:
+        raise ConfigError("telegram.server.public_key", "is only used with telegram.server.host")
+    alerts = settings.alerts
+    if alerts.bot_token and not alerts.bot_chat:
+        raise ConfigError("alerts.bot_chat", "is needed with alerts.bot_token (the chat to alert)")
+    if alerts.bot_chat and not alerts.bot_token:
+        raise ConfigError("alerts.bot_token", "is needed with alerts.bot_chat")
+    if alerts.webhook_secret and not alerts.webhook_url:
+        raise ConfigError("alerts.webhook_url", "is needed with alerts.webhook_secret")
+    if alerts.retry_max < alerts.retry_initial:
+        raise ConfigError("alerts.retry_max", "must be at least alerts.retry_initial")
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The secret values in ``settings`` (for the log redactor)."""
+    values: list[str] = []
+    for section, key in SECRET_KEYS:
+        obj: Any = settings
+        for part in section.split("."):
+            obj = getattr(obj, part)
+        value = getattr(obj, key)
+        if value:
+            values.append(str(value))
+    return values
 
 
 def _build(cls: Any, raw: Mapping[str, Any], prefix: str) -> Any:

@@ -289,6 +289,120 @@ class Hit:
     review_note: str | None = None
 
 
+class ChannelState(StrEnum):
+    """Where an allow-list entry stands. Only ``ACTIVE`` channels are read."""
+
+    PENDING = "pending"  # not resolved yet
+    ACTIVE = "active"  # resolved and readable (member, or a public channel): watched
+    INVITE_VALID = "invite_valid"  # an invite link checked and usable, not joined yet
+    NEEDS_APPROVAL = "needs_approval"  # a join request was sent; the channel's admins decide
+    INVITE_EXPIRED = "invite_expired"  # the invite link is expired, revoked or unknown
+    NOT_FOUND = "not_found"  # no such username / id (or no access hash known for the id)
+    PRIVATE = "private"  # the channel is private to us now (left, kicked, banned, made private)
+    GONE = "gone"  # the channel was deleted
+    FLOOD_WAIT = "flood_wait"  # Telegram asked us to wait before resolving or joining
+    ERROR = "error"  # anything else; see the detail
+
+    @property
+    def watched(self) -> bool:
+        return self is ChannelState.ACTIVE
+
+
+class RefKind(StrEnum):
+    USERNAME = "username"  # @name, t.me/name
+    INVITE = "invite"  # t.me/+HASH, t.me/joinchat/HASH
+    ID = "id"  # a numeric id
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A parsed allow-list reference. ``value``: the username (no @), the invite hash, or the
+    channel id in Bot-API form (-100...)."""
+
+    kind: RefKind
+    value: str
+
+    def __str__(self) -> str:
+        if self.kind is RefKind.USERNAME:
+            return f"@{self.value}"
+        if self.kind is RefKind.INVITE:
+            return f"https://t.me/+{self.value}"
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedChannel:
+    """An allow-list entry and what is known of the Telegram chat it names."""
+
+    id: int
+    ref: str  # normalised: "@name", "https://t.me/+HASH" or "-100..."
+    ref_kind: RefKind
+    origin: str  # "config" (from the config file) or "cli" (monitor channels add)
+    enabled: bool
+    state: ChannelState
+    state_detail: str | None = None
+    telegram_id: int | None = None  # Bot-API form (-100...)
+    username: str | None = None
+    title: str | None = None
+    cursor: int = 0  # last message id processed in order; 0: none yet
+    last_message_at: datetime | None = None
+    last_reconciled_at: datetime | None = None
+    added_by: str | None = None
+    added_at: datetime | None = None
+    resolved_at: datetime | None = None
+    joined_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramAccount:
+    """Who a stored session is signed in as (no secrets)."""
+
+    session: str
+    state: str  # "active", "revoked" or "logged_out"
+    state_reason: str | None = None
+    user_id: int | None = None
+    is_bot: bool = False
+    username: str | None = None
+    display_name: str | None = None
+    dc_id: int | None = None
+    server_address: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionData:
+    """Everything a Telethon session needs, as stored. ``auth_key`` is a secret: never log it.
+
+    ``update_states``: entity id (0: the account) -> (pts, qts, date as unix seconds, seq).
+    ``entities``: (id, access_hash, username, phone, name, date as unix seconds or None).
+    """
+
+    name: str
+    dc_id: int
+    server_address: str
+    port: int
+    auth_key: bytes | None = field(repr=False)
+    takeout_id: int | None = None
+    update_states: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    entities: tuple[tuple[int, int, str | None, str | None, str | None, int | None], ...] = ()
+    account: TelegramAccount | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDelivery:
+    """One alert about one hit to one target ("chat", "bot", "webhook")."""
+
+    id: int
+    hit: Hit
+    target: str
+    status: str  # "pending", "sent" or "failed"
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
 def jsonable(value: Any) -> Any:
     """Turn domain objects into JSON-ready structures (enums to values, datetimes to ISO 8601)."""
     from dataclasses import fields, is_dataclass

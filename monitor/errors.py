@@ -55,6 +55,10 @@ class MediaErrorReason(StrEnum):
     CORRUPT = "corrupt"
     TIMEOUT = "timeout"
     UNSUPPORTED_KIND = "unsupported_kind"  # e.g. video before video hashing exists
+    KIND_NOT_ALLOWED = "kind_not_allowed"  # excluded by telegram.media.kinds
+    MIME_NOT_ALLOWED = "mime_not_allowed"  # excluded by telegram.media.mime_types
+    UNAVAILABLE = "unavailable"  # the media could not be fetched (gone, no longer accessible)
+    PROCESSING_ERROR = "processing_error"  # failed repeatedly for an unexpected reason (a bug)
 
 
 class MediaError(InputError):

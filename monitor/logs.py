@@ -67,9 +67,23 @@ def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
     return redact_text(rendered) if isinstance(rendered, str) else rendered
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (it may be replaced after set-up, e.g.
+    by a test runner capturing output, or closed; a stale reference would fail)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def setup_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     """Configure structlog and the stdlib root logger. Safe to call more than once."""
-    stream = stream or sys.stderr
+    stream = stream or _Stderr()
     numeric = logging.getLevelName(level.upper())
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     shared: list[Any] = [

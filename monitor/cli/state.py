@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from monitor.config import Settings, load_settings
-from monitor.logs import setup_logging
+from monitor.config import Settings, load_settings, secret_values
+from monitor.logs import register_secret, setup_logging
 
 T = TypeVar("T")
 
@@ -29,6 +29,8 @@ class CliState:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
+            for secret in secret_values(self._settings):
+                register_secret(secret)
             setup_logging(
                 self.log_level or self._settings.logging.level, self._settings.logging.format
             )

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import pytest
 
-from monitor.config import PLACEHOLDERS, Settings, load_settings
+from monitor.config import PLACEHOLDERS, Settings, load_settings, secret_values
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,9 +96,73 @@ def test_example_config_loads_and_documents_every_key() -> None:
     assert settings.hashing == defaults.hashing
     assert settings.matching == defaults.matching
     assert settings.logging == defaults.logging
+    assert settings.telegram == defaults.telegram
+    assert settings.alerts == defaults.alerts
     text = example.read_text(encoding="utf-8")
-    for section in ("database", "hashing", "matching", "logging", "reports"):
-        assert f"[{section}]" in text
-        for f in fields(getattr(defaults, section)):
-            assert re.search(rf"^#? ?{f.name} = ", text, re.M), f"{section}.{f.name} undocumented"
+
+    def check(obj: object, section: str) -> None:
+        assert f"[{section}]" in text, f"[{section}] missing"
+        body = text.split(f"[{section}]\n", 1)[1].split("\n[", 1)[0]
+        for f in fields(obj):  # type: ignore[arg-type]
+            value = getattr(obj, f.name)
+            if is_dataclass(value):
+                check(value, f"{section}.{f.name}")
+            else:
+                assert re.search(rf"^#? ?{f.name} = ", body, re.M), (
+                    f"{section}.{f.name} undocumented"
+                )
+
+    for f in fields(defaults):
+        value = getattr(defaults, f.name)
+        if is_dataclass(value):
+            check(value, f.name)
     assert re.search(r"^#? ?data_dir = ", text, re.M)
+
+
+def test_telegram_secrets_come_from_the_environment(tmp_path: Path) -> None:
+    env = {
+        "MONITOR_TELEGRAM_API_ID": "4242",
+        "MONITOR_TELEGRAM_API_HASH": "f" * 32,
+        "MONITOR_TELEGRAM_PROXY_PASSWORD": "proxy-pass-1",
+        "MONITOR_ALERTS_WEBHOOK_URL": "https://hooks.internal/abc",
+    }
+    settings = load_settings(None, env=env)
+    assert settings.telegram.api_id == 4242
+    assert settings.telegram.configured
+    assert settings.telegram.proxy.password == "proxy-pass-1"
+    assert settings.alerts.targets == ("webhook",)
+    assert "f" * 32 in secret_values(settings)
+    assert "proxy-pass-1" in secret_values(settings)
+
+
+def test_bad_api_id_in_environment_names_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env={"MONITOR_TELEGRAM_API_ID": "12ab"})
+    assert info.value.key == "telegram.api_id"
+    assert "MONITOR_TELEGRAM_API_ID" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[telegram]\napi_id = 12345\n", "telegram.api_id"),
+        ('[telegram]\napi_hash = "0123456789abcdef0123456789abcdef"\n', "telegram.api_hash"),
+        ('[telegram.proxy]\ntype = "socks5"\n', "telegram.proxy.host"),
+        ('[telegram.proxy]\ntype = "mtproxy"\nhost = "p"\nport = 443\n', "telegram.proxy.secret"),
+        ('[telegram.proxy]\ntype = "tor"\n', "telegram.proxy.type"),
+        ("[telegram.server]\nport = 70000\n", "telegram.server.port"),
+        ('[telegram.media]\nkinds = ["photo", "voice"]\n', "telegram.media.kinds"),
+        ('[telegram]\nchannels = "@one"\n', "telegram.channels"),
+        ('[alerts]\nbot_token = "1:x"\n', "alerts.bot_chat"),
+        ('[alerts]\nwebhook_url = "ftp://x"\n', "alerts.webhook_url"),
+        ('[alerts]\nmin_tier = "weak"\n', "alerts.min_tier"),
+        ("[alerts]\nretry_initial = 10.0\nretry_max = 5.0\n", "alerts.retry_max"),
+        ('[telegram.server]\npublic_key = "/k.pem"\n', "telegram.server.public_key"),
+    ],
+)
+def test_bad_telegram_and_alert_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == key
