@@ -5,13 +5,20 @@ Nothing outside this package sees an ORM row or a SQLAlchemy session.
 
 from monitor.store.engine import check_connection, create_engine
 from monitor.store.repository import Store
-from monitor.store.results import AuditEntry, EntryEvent, EntryEventKind, ImportResult
+from monitor.store.results import (
+    AuditEntry,
+    EntryEvent,
+    EntryEventKind,
+    FloodWaitSummary,
+    ImportResult,
+)
 from monitor.store.schema import current, downgrade, ensure_schema, head, upgrade
 
 __all__ = [
     "AuditEntry",
     "EntryEvent",
     "EntryEventKind",
+    "FloodWaitSummary",
     "ImportResult",
     "Store",
     "check_connection",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -31,7 +32,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from monitor.domain import EntryStatus, HashType, MediaKind, ReviewStatus, SourceKind, Tier
+from monitor.domain import (
+    ChannelState,
+    EntryStatus,
+    HashType,
+    MediaKind,
+    RefKind,
+    ReviewStatus,
+    SourceKind,
+    Tier,
+)
 
 
 def utcnow() -> datetime:
@@ -167,7 +177,10 @@ class EntryEventRow(Base):
 
 
 class ChannelRow(Base):
-    """A Telegram chat where media was seen. ``telegram_id`` is in Bot-API form (-100...)."""
+    """A Telegram chat where media was seen or that is watched. ``telegram_id``: Bot-API form.
+
+    ``cursor`` is the last message id processed in order (0: none yet); it only moves forward.
+    """
 
     __tablename__ = "channels"
 
@@ -178,6 +191,9 @@ class ChannelRow(Base):
     kind: Mapped[str | None] = mapped_column(String(16))  # channel, supergroup, group, user
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    last_message_at: Mapped[datetime | None]
+    last_reconciled_at: Mapped[datetime | None]
 
 
 class MediaRow(Base):
@@ -198,10 +214,18 @@ class MediaRow(Base):
     hash_failure_reason: Mapped[str | None] = mapped_column(String(32))
     hash_failure_detail: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every query variant: [[hash_type, variant, value, quality], ...]; null when unknown (media
+    # recorded before the column existed, or perceptual hashing failed).
+    queries: Mapped[list[Any] | None] = mapped_column(JSONDoc)
+    trimmed: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class SightingRow(Base):
-    """Where a media item was seen. ``source_key`` is the idempotency key."""
+    """Where a media item was seen. ``source_key`` is the idempotency key.
+
+    ``media_id`` is null for media seen but not hashed (``skip_reason`` says why: too large, a
+    kind or MIME type not fetched, unavailable, ...); hashing it later attaches the media.
+    """
 
     __tablename__ = "sightings"
     __table_args__ = (
@@ -211,7 +235,9 @@ class SightingRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    media_id: Mapped[int | None] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), index=True
+    )
     source_kind: Mapped[str] = mapped_column(String(16))
     source_key: Mapped[str] = mapped_column(Text, unique=True)
     path: Mapped[str | None] = mapped_column(Text)
@@ -229,6 +255,10 @@ class SightingRow(Base):
     forward_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     forward_message_id: Mapped[int | None] = mapped_column(BigInteger)
     forward_from_name: Mapped[str | None] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(String(32))  # an errors.MediaErrorReason
+    skip_detail: Mapped[str | None] = mapped_column(Text)
+    file_size: Mapped[int | None] = mapped_column(BigInteger)  # as Telegram reported it
+    mime_type: Mapped[str | None] = mapped_column(String(100))
 
 
 class HitRow(Base):
@@ -271,3 +301,130 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class WatchedChannelRow(Base):
+    """The allow-list: one row per reference (``str(ChannelRef)``); removed entries are disabled.
+
+    ``telegram_id`` (Bot-API form), ``username`` and ``title`` are what resolving it found.
+    """
+
+    __tablename__ = "watched_channels"
+    __table_args__ = (
+        CheckConstraint(_in("ref_kind", RefKind), name="ref_kind"),
+        CheckConstraint("origin IN ('config', 'cli')", name="origin"),
+        CheckConstraint(_in("state", ChannelState), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(Text, unique=True)
+    ref_kind: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(32), default=ChannelState.PENDING.value)
+    state_detail: Mapped[str | None] = mapped_column(Text)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    joined_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+SESSION_STATES = ("active", "revoked", "logged_out")
+
+
+class TelegramSessionRow(Base):
+    """A Telethon session kept in the database. ``auth_key`` is a secret: never log it."""
+
+    __tablename__ = "telegram_sessions"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({', '.join(repr(s) for s in SESSION_STATES)})", name="state"),
+    )
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dc_id: Mapped[int | None] = mapped_column(Integer)
+    server_address: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None] = mapped_column(Integer)
+    auth_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    takeout_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    username: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="logged_out")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TelegramUpdateStateRow(Base):
+    """Telethon's update state per entity (0: the account): pts, qts, date (unix s), seq."""
+
+    __tablename__ = "telegram_update_states"
+
+    session: Mapped[str] = mapped_column(
+        ForeignKey("telegram_sessions.name", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pts: Mapped[int] = mapped_column(BigInteger)
+    qts: Mapped[int] = mapped_column(BigInteger)
+    date: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class TelegramEntityRow(Base):
+    """Telethon's entity cache: access hashes of the users, chats and channels it has seen."""
+
+    __tablename__ = "telegram_entities"
+
+    session: Mapped[str] = mapped_column(
+        ForeignKey("telegram_sessions.name", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[int] = mapped_column(BigInteger)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    date: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FloodWaitRow(Base):
+    """One FLOOD_WAIT Telegram imposed: on which method, how long, for which chat if known."""
+
+    __tablename__ = "flood_waits"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    session: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(100))
+    seconds: Mapped[int] = mapped_column(Integer)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+ALERT_TARGETS = ("chat", "bot", "webhook")
+ALERT_STATUSES = ("pending", "sent", "failed")
+
+
+class AlertDeliveryRow(Base):
+    """One alert about one hit to one target; written with the hit, in the same transaction."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("hit_id", "target"),
+        Index("ix_alert_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint(f"target IN ({', '.join(repr(t) for t in ALERT_TARGETS)})", name="target"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in ALERT_STATUSES)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    hit_id: Mapped[int] = mapped_column(BigID, ForeignKey("hits.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

@@ -60,3 +60,14 @@ class AuditEntry:
     action: str
     subject: str
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FloodWaitSummary:
+    """Flood waits Telegram imposed for one chat (``chat_id`` None: not tied to a chat)."""
+
+    chat_id: int | None
+    count: int
+    total_seconds: int
+    longest_seconds: int
+    last_at: datetime

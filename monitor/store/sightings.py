@@ -1,4 +1,4 @@
-"""Media, sightings, hits, channels and the audit log."""
+"""Media, sightings (also of media not hashed), hits and their alerts, channels, the audit log."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.domain import (
+    HashFailure,
     HashType,
     Hit,
     Match,
     MediaKind,
+    QueryHash,
     RecordResult,
     ReviewStatus,
     SightingSource,
@@ -23,9 +25,11 @@ from monitor.domain import (
     Tier,
     Variant,
 )
-from monitor.errors import NotFound, StoreError
+from monitor.errors import InputError, NotFound, StoreError
 from monitor.store._base import StoreBase
 from monitor.store.models import (
+    ALERT_TARGETS,
+    AlertDeliveryRow,
     AuditRow,
     BankRow,
     ChannelRow,
@@ -46,6 +50,8 @@ class SightingsMixin(StoreBase):
         matches: Sequence[Match],
         *,
         seen_at: datetime | None = None,
+        alert_targets: Sequence[str] = (),
+        alert_min_tier: Tier = Tier.MATCH,
     ) -> RecordResult:
         """Record that ``signals`` were seen at ``source``, with its matches; one transaction.
 
@@ -53,8 +59,14 @@ class SightingsMixin(StoreBase):
         reports no new hits, also when two processes do it at the same time. Several matches on
         the same entry keep the strongest (tier, then distance). ``hits`` are the hits of this
         sighting for the given matches, ``new_hits`` those this call created.
+
+        A sighting recorded before without media (``record_skipped``) gets the media attached
+        and its skip reason cleared (``sighting_created`` is False). Each new hit at least as
+        strong as ``alert_min_tier`` gets one pending alert delivery per ``alert_targets`` entry,
+        in the same transaction: a hit is never recorded without its alerts, nor alerted twice.
         """
         now = seen_at or utcnow()
+        targets = _alert_targets(alert_targets)
         best: dict[int, Match] = {}
         for match in matches:
             have = best.get(match.entry_id)
@@ -74,6 +86,13 @@ class SightingsMixin(StoreBase):
             ).scalar_one_or_none()
             created = sighting_id is not None
             if sighting_id is None:
+                # Seen before without media (skipped): attach it. Conditional, so that of two
+                # writers at once one attaches and the other sees the result.
+                await conn.execute(
+                    update(SightingRow)
+                    .where(SightingRow.source_key == source.key, SightingRow.media_id.is_(None))
+                    .values(media_id=media_id, skip_reason=None, skip_detail=None)
+                )
                 row = (
                     await conn.execute(
                         select(SightingRow.id, SightingRow.media_id).where(
@@ -120,16 +139,89 @@ class SightingsMixin(StoreBase):
                 hits = tuple(_hit(row._mapping) for row in found)
             else:
                 hits = ()
+            new_hits = tuple(h for h in hits if h.id in new_ids)
+            alerts = [
+                {
+                    "hit_id": hit.id,
+                    "target": target,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for hit in sorted(new_hits, key=lambda h: h.id)
+                if hit.tier.rank <= alert_min_tier.rank
+                for target in targets
+            ]
+            if alerts:
+                await conn.execute(
+                    self._insert_or_ignore(AlertDeliveryRow, "hit_id", "target").values(alerts)
+                )
         return RecordResult(
             sighting_id=sighting_id,
             media_id=media_id,
             sighting_created=created,
             hits=hits,
-            new_hits=tuple(h for h in hits if h.id in new_ids),
+            new_hits=new_hits,
         )
+
+    async def record_skipped(
+        self,
+        source: SightingSource,
+        *,
+        reason: str,
+        detail: str | None,
+        file_size: int | None,
+        mime_type: str | None,
+        seen_at: datetime | None = None,
+    ) -> bool:
+        """Record media seen at ``source`` but not hashed, and why (an ``errors.MediaErrorReason``
+        value). True if this created the sighting; idempotent on ``source.key``, and never
+        changes a sighting already recorded (with media or without)."""
+        now = seen_at or utcnow()
+        async with self._tx(write=True) as conn:
+            channel_id = await self._upsert_channel(conn, source, now)
+            created = (
+                await conn.execute(
+                    self._insert_or_ignore(SightingRow, "source_key")
+                    .values(
+                        media_id=None,
+                        channel_id=channel_id,
+                        seen_at=now,
+                        skip_reason=reason[:32],
+                        skip_detail=detail,
+                        file_size=file_size,
+                        # A document's MIME type is whatever its sender said: keep it to the
+                        # column's width rather than fail the message.
+                        mime_type=mime_type[:100] if mime_type else mime_type,
+                    )
+                    .values(**_source(source))
+                    .returning(SightingRow.id)
+                )
+            ).scalar_one_or_none()
+        return created is not None
+
+    async def signals_for_telegram_media(self, telegram_media_id: int) -> Signals | None:
+        """The signals of the media already seen under this Telegram media id, if any: a copy
+        forwarded elsewhere is matched again without downloading it.
+
+        Media recorded before every query variant was kept gets the original-orientation PDQ and
+        pHash queries rebuilt from its hashes.
+        """
+        stmt = (
+            select(MediaRow)
+            .join(SightingRow, SightingRow.media_id == MediaRow.id)
+            .where(SightingRow.telegram_media_id == telegram_media_id)
+            .order_by(SightingRow.id)
+            .limit(1)
+        )
+        async with self._tx(write=False) as conn:
+            row = (await conn.execute(stmt)).first()
+        return None if row is None else _signals(row._mapping)
 
     async def _upsert_media(self, conn: AsyncConnection, signals: Signals, now: datetime) -> int:
         failure = signals.failure
+        known_queries = bool(signals.queries) or signals.perceptual_ok
         values: dict[str, Any] = {
             "sha256": signals.sha256.lower(),
             "md5": signals.md5.lower(),
@@ -143,6 +235,8 @@ class SightingsMixin(StoreBase):
             "hash_failure_reason": failure.reason if failure else None,
             "hash_failure_detail": failure.detail if failure else None,
             "first_seen_at": now,
+            "queries": _queries_json(signals.queries) if known_queries else None,
+            "trimmed": signals.trimmed if known_queries else None,
         }
         media_id: int | None = (
             await conn.execute(
@@ -162,6 +256,8 @@ class SightingsMixin(StoreBase):
         }
         if signals.perceptual_ok and row.hash_failure_reason is not None and "pdq" in fill:
             fill.update(hash_failure_reason=None, hash_failure_detail=None)
+        if row.queries is None and values["queries"] is not None:
+            fill.update(queries=values["queries"], trimmed=values["trimmed"])
         if fill:
             await conn.execute(update(MediaRow).where(MediaRow.id == row.id).values(**fill))
         return int(row.id)
@@ -294,6 +390,59 @@ class SightingsMixin(StoreBase):
                 )
                 for row in await conn.execute(stmt)
             ]
+
+
+def _alert_targets(targets: Sequence[str]) -> tuple[str, ...]:
+    unknown = [t for t in targets if t not in ALERT_TARGETS]
+    if unknown:
+        raise InputError(
+            f"unknown alert target(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(ALERT_TARGETS)}"
+        )
+    return tuple(dict.fromkeys(targets))
+
+
+def _queries_json(queries: Sequence[QueryHash]) -> list[list[Any]]:
+    return [[q.hash_type.value, q.variant.value, q.value, q.quality] for q in queries]
+
+
+def _signals(row: RowMapping) -> Signals:
+    """The ``Signals`` of a media row."""
+    stored = row["queries"]
+    if stored is not None:
+        queries = tuple(
+            QueryHash(
+                hash_type=HashType(hash_type),
+                value=value,
+                variant=Variant(variant),
+                quality=quality,
+            )
+            for hash_type, variant, value, quality in stored
+        )
+    else:
+        rebuilt = []
+        if row["pdq"] is not None:
+            rebuilt.append(
+                QueryHash(HashType.PDQ, row["pdq"], Variant.ORIGINAL, row["pdq_quality"])
+            )
+        if row["phash"] is not None:
+            rebuilt.append(QueryHash(HashType.PHASH, row["phash"], Variant.ORIGINAL))
+        queries = tuple(rebuilt)
+    reason = row["hash_failure_reason"]
+    return Signals(
+        sha256=row["sha256"],
+        md5=row["md5"],
+        size_bytes=row["size_bytes"],
+        mime=row["mime"],
+        width=row["width"],
+        height=row["height"],
+        pdq=row["pdq"],
+        pdq_quality=row["pdq_quality"],
+        phash=row["phash"],
+        queries=queries,
+        trimmed=bool(row["trimmed"]),
+        failure=HashFailure(reason, row["hash_failure_detail"] or "") if reason else None,
+    )
 
 
 def _source(source: SightingSource) -> dict[str, Any]:
