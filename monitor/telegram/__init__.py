@@ -1,0 +1,1 @@
+"""Everything that talks to Telegram. The only package that imports telethon."""
