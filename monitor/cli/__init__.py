@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import typer
 
-from monitor.cli import db, demo, hashcmd, hits, lists, scancmd
+from monitor.cli import account, channels, db, demo, hashcmd, hits, lists, runcmd, scancmd
 from monitor.cli.state import CliState
 from monitor.errors import MonitorError
 
@@ -50,13 +50,25 @@ app.command("hash", help="Print every hash of image files (no database needed)."
 app.command("scan", help="Scan files, folders and Telegram Desktop exports; record hits.")(
     scancmd.scan
 )
+app.command("run", help="The daemon: watch the allow-listed Telegram channels, record hits.")(
+    runcmd.run_daemon
+)
+app.command("backfill", help="Process an allow-listed channel's history from a date.")(
+    runcmd.backfill
+)
 app.command("demo", help="Make test images and a hash list in code, scan them, show the hits.")(
     demo.demo
 )
+app.command("login", help="Sign the monitoring account in to Telegram (session kept in the DB).")(
+    account.login
+)
+app.command("logout", help="Log out of Telegram and delete the stored session.")(account.logout)
+app.command("whoami", help="Who the stored Telegram session is signed in as.")(account.whoami)
 app.add_typer(
     lists.app, name="lists", help="Hash lists (banks): import, inspect, withdraw, export."
 )
 app.add_typer(hits.app, name="hits", help="Hits found so far.")
+app.add_typer(channels.app, name="channels", help="The allow-list of Telegram channels to watch.")
 app.add_typer(db.app, name="db", help="Database schema (Alembic migrations).")
 
 

@@ -1,0 +1,583 @@
+"""The composition root and lifecycle of the Telegram daemon: build, start, run, drain, stop.
+
+::
+
+    live events ──┐                       ┌─> workers (concurrency) ─> policy ─> cache | download
+                  ├─> bounded queue ──────┤       ─> hash (process pool) ─> match ─> record
+    reconciler ───┘  (back-pressure)      └─> cursor tracker ─> cursors (only from history)
+                                                                 alerts outbox ─> dispatcher
+
+* One catch-all per incoming update (``_on_update``) and one per work item (``_work``): a failure
+  is logged with the chat and message ids and counted; it never stops the daemon.
+* Fatal auth errors (revoked, duplicated or unregistered key, deactivated account) end in the
+  recorded "revoked" state, a system alert and exit code 8, never a reconnect loop.
+* A lost connection is retried with backoff for as long as it takes, then a reconciler pass
+  fills what was missed.
+* SIGINT/SIGTERM (``request_stop``) stop intake, let in-flight work finish within
+  ``drain_timeout``, store cursors, and return 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from telethon import errors, events, functions, types
+
+from monitor.alerts import AlertDispatcher, build_senders
+from monitor.config import Settings
+from monitor.domain import (
+    ChannelRef,
+    Match,
+    RecordResult,
+    RefKind,
+    SightingSource,
+    Signals,
+    Tier,
+    jsonable,
+)
+from monitor.errors import MonitorError, NotFound, SessionRevoked, StoreError, TelegramError
+from monitor.logs import get_logger
+from monitor.matching import Matcher
+from monitor.pipeline import Hasher, Pipeline
+from monitor.runtime import current_actor, load_matcher
+from monitor.store import Store
+from monitor.telegram.channels import AllowList, access_outcome
+from monitor.telegram.errors import fatal_auth_reason
+from monitor.telegram.flood import FloodControl, FloodWaitTooLong
+from monitor.telegram.media import media_ref
+from monitor.telegram.processor import MessageProcessor, WorkItem
+from monitor.telegram.reconciler import Reconciler
+from monitor.telegram.sources import Chat, chat_id_of
+
+log = get_logger(__name__)
+
+# Unexpected failures of one message before it is given up (recorded as such) so the cursor can
+# move on. Transient failures (network, database, flood waits) are never given up.
+MAX_ATTEMPTS = 3
+CURSOR_COMMIT_INTERVAL = 1.0
+
+
+class AlertingRecorder:
+    """Records sightings with an alert queued for each new hit, in the same transaction."""
+
+    def __init__(self, store: Store, targets: Sequence[str], min_tier: Tier) -> None:
+        self._store = store
+        self._targets = tuple(targets)
+        self._min_tier = min_tier
+
+    async def record_sighting(
+        self, source: SightingSource, signals: Signals, matches: Sequence[Match]
+    ) -> RecordResult:
+        return await self._store.record_sighting(
+            source,
+            signals,
+            matches,
+            alert_targets=self._targets,
+            alert_min_tier=self._min_tier,
+        )
+
+
+class LiveMatcher:
+    """The matcher in use; replaced when the hash lists in the store change."""
+
+    def __init__(self, matcher: Matcher, fingerprint: object) -> None:
+        self.current = matcher
+        self.fingerprint = fingerprint
+
+    def match(self, signals: Signals) -> list[Match]:
+        return self.current.match(signals)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    counters: dict[str, int]
+    channels: int
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: Any,
+        hasher: Hasher,
+        matcher: Matcher,
+        *,
+        session_flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        tg = settings.telegram
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.counters: Counter[str] = Counter()
+        self.stop = asyncio.Event()
+        self.ready = asyncio.Event()  # set once live events are being received
+        self._intake_closed = False
+        self._fatal: BaseException | None = None
+        self._session_flush = session_flush
+        self._actor = f"daemon:{current_actor()}"
+        self.queue: asyncio.Queue[WorkItem] = asyncio.Queue(maxsize=tg.queue_size)
+        self.flood = FloodControl(
+            store, tg.session, max_wait=tg.max_flood_wait, stop=self.stop, counters=self.counters
+        )
+        self.allow = AllowList(client, store, tg, self.flood, actor=self._actor)
+        self.matcher = LiveMatcher(matcher, None)
+        alerts = settings.alerts
+        self.dispatcher = AlertDispatcher(
+            store,
+            build_senders(alerts, timezone=settings.reports.timezone, chat_send=self._chat_send),
+            alerts,
+        )
+        recorder = AlertingRecorder(store, alerts.targets, Tier(alerts.min_tier))
+        self.pipeline = Pipeline(self.matcher, recorder)
+        self.processor = MessageProcessor(
+            client,
+            store,
+            hasher,
+            self.pipeline,
+            tg.media,
+            self.counters,
+            on_hit=self.dispatcher.wake,
+        )
+        self.reconciler = Reconciler(
+            client, store, self.allow, self._enqueue, tg, self.flood, self.stop, self.counters
+        )
+        self._reconcile_now = asyncio.Event()
+        self._failures: Counter[tuple[int, int]] = Counter()
+        self._alert_chat: Any = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop intake and drain (SIGINT/SIGTERM)."""
+        if not self.stop.is_set():
+            log.info("stop_requested")
+        self.stop.set()
+
+    async def run(self, *, once: bool = False) -> RunSummary:
+        """Run until stopped (or, with ``once``, one reconciler pass over every channel).
+        Raises ``SessionRevoked`` (exit 8) or ``TelegramError`` (exit 7) on fatal errors."""
+        async with self._running("once" if once else "daemon"):
+            if once:
+                await self._run_once()
+            else:
+                await self._run_forever()
+        return RunSummary(dict(self.counters), len(self.allow.chats))
+
+    async def backfill(
+        self, ref: ChannelRef, since: datetime, until: datetime | None = None
+    ) -> int:
+        """Process every message of an allow-listed chat posted from ``since`` (to ``until``).
+        Returns the messages with media handed on."""
+        count = 0
+        async with self._running("backfill"):
+            chat = self._find_chat(ref)
+            count = await self.reconciler.backfill(chat, since, until)
+            await self._drain(limit=None)
+            await self.dispatcher.run_once()
+        return count
+
+    def _find_chat(self, ref: ChannelRef) -> Chat:
+        for entry in self.allow.entries:
+            same = (
+                entry.ref == str(ref)
+                or (ref.kind is RefKind.USERNAME and (entry.username or "").lower() == ref.value)
+                or (ref.kind is RefKind.ID and entry.telegram_id == int(ref.value))
+            )
+            if not same:
+                continue
+            chat = self.allow.allows(entry.telegram_id)
+            if chat is None:
+                raise TelegramError(
+                    f"{ref} is on the allow-list but not readable: {entry.state.value}"
+                    + (f" ({entry.state_detail})" if entry.state_detail else "")
+                )
+            return chat
+        raise NotFound(f"{ref} is not on the allow-list: add it with `monitor channels add {ref}`")
+
+    @contextlib.asynccontextmanager
+    async def _running(self, mode: str) -> AsyncIterator[None]:
+        """Connected, allow-list resolved, workers running; on exit everything stopped,
+        cursors stored, the session saved, and a fatal error raised as its exit code."""
+        try:
+            await self._connect()
+            self.matcher.fingerprint = await self._lists_fingerprint()
+            entries = await self.allow.refresh(everything=True)
+            log.info(
+                "daemon_started",
+                mode=mode,
+                channels_watched=len(self.allow.chats),
+                channels_listed=len(entries),
+                alert_targets=list(self.settings.alerts.targets),
+            )
+            if not entries:
+                log.warning("allow_list_empty", hint="add channels: monitor channels add @name")
+            workers = [
+                asyncio.create_task(self._worker(), name=f"worker-{i}")
+                for i in range(self.settings.telegram.concurrency)
+            ]
+            try:
+                yield
+            finally:
+                await self._shutdown_workers(workers)
+        except BaseException as exc:
+            self._fatal = self._fatal or exc
+        finally:
+            await self._close()
+        if self._fatal is not None:
+            await self._raise_fatal(self._fatal)
+
+    async def _run_once(self) -> None:
+        await self.reconciler.reconcile_all()
+        await self._drain(limit=None)
+        await self.reconciler.commit_cursors()
+        await self.dispatcher.run_once()
+
+    async def _run_forever(self) -> None:
+        self.client.add_event_handler(self._on_update, events.NewMessage())
+        self.client.add_event_handler(self._on_update, events.MessageEdited())
+        self._hook_reconnects()
+        tasks = [
+            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+            asyncio.create_task(self._commit_loop(), name="cursors"),
+            asyncio.create_task(self.dispatcher.run(self.stop), name="alerts"),
+            asyncio.create_task(self._connection_loop(), name="connection"),
+        ]
+        self.ready.set()
+        try:
+            await self.stop.wait()
+        finally:
+            # Stop intake: no new updates, no new history pages; then drain what is queued.
+            self._intake_closed = True
+            self.client.remove_event_handler(self._on_update)
+            for task in tasks:
+                if task.get_name() != "alerts":
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._fatal is None:
+                await self._drain(limit=self.settings.telegram.drain_timeout)
+            await self.reconciler.commit_cursors()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.dispatcher.run_once(), timeout=5)
+
+    async def _drain(self, *, limit: float | None) -> None:
+        async def drained() -> None:
+            await self.queue.join()
+            await self.reconciler.idle()
+
+        try:
+            await asyncio.wait_for(drained(), limit)
+        except TimeoutError:
+            log.warning("drain_timeout", queued=self.queue.qsize(), seconds=limit)
+
+    async def _shutdown_workers(self, workers: list[asyncio.Task[None]]) -> None:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        with contextlib.suppress(StoreError):
+            await self.reconciler.commit_cursors()
+
+    async def _connect(self) -> None:
+        """Connect and make sure the session is signed in. ``is_user_authorized`` and
+        ``get_me`` swallow auth errors, so the account is asked for explicitly: a revoked key
+        must end in the revoked state, not in "not logged in"."""
+        server = self.settings.telegram.server
+        name = self.settings.telegram.session
+        where = f"{server.host}:{server.port}" if server.host else "Telegram"
+        account = await self.store.get_account(name)
+        if account is not None and account.state == "revoked":
+            raise SessionRevoked(_revoked_message(account.state_reason or "revoked"))
+        if account is None or account.state != "active" or account.user_id is None:
+            raise TelegramError(f"session {name!r} is not logged in: run `monitor login`")
+        try:
+            await self.client.connect()
+            await self.client(functions.users.GetUsersRequest([types.InputUserSelf()]))
+        except Exception as exc:
+            reason = fatal_auth_reason(exc)
+            if reason:
+                await self._mark_revoked(reason)
+                raise SessionRevoked(_revoked_message(reason)) from None
+            if isinstance(exc, OSError | ConnectionError | TimeoutError):
+                raise TelegramError(f"cannot reach {where}: {exc}") from None
+            raise
+        log.info("telegram_connected", server=where, session=name)
+
+    async def _close(self) -> None:
+        # Disconnecting hands Telethon's last update state and entities to the session; then
+        # the session is written to the store.
+        with contextlib.suppress(Exception):
+            await self.client.disconnect()
+        if self._session_flush is not None:
+            try:
+                await self._session_flush()
+            except Exception as exc:  # the session's update state is an optimisation
+                log.error("session_not_saved", error=str(exc))
+        log.info("daemon_stopped", **{k: v for k, v in sorted(self.counters.items())})
+
+    async def _raise_fatal(self, exc: BaseException) -> None:
+        reason = fatal_auth_reason(exc)
+        if reason:
+            await self._mark_revoked(reason)
+            raise SessionRevoked(_revoked_message(reason)) from None
+        if isinstance(exc, FloodWaitTooLong):
+            await self.dispatcher.send_system("flood_wait_too_long", str(exc))
+            raise exc
+        if isinstance(exc, MonitorError):
+            raise exc
+        raise exc
+
+    async def _mark_revoked(self, reason: str) -> None:
+        log.error("session_revoked", reason=reason, session=self.settings.telegram.session)
+        try:
+            await self.store.set_session_state(
+                self.settings.telegram.session, "revoked", reason=reason, actor=self._actor
+            )
+        except StoreError as exc:
+            log.error("session_state_not_saved", error=str(exc))
+        await self.dispatcher.send_system(
+            "session_revoked",
+            f"session {self.settings.telegram.session!r}: {reason}; the daemon stopped. "
+            "Run `monitor login` to sign in again.",
+        )
+
+    def _set_fatal(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+        self.stop.set()
+
+    # --- intake -------------------------------------------------------------------------------
+
+    async def _on_update(self, event: Any) -> None:
+        """The one catch-all for incoming updates: new and edited messages."""
+        message = getattr(event, "message", None)
+        chat_id = chat_id_of(message)
+        try:
+            if self._intake_closed:
+                return
+            chat = self.allow.allows(chat_id)
+            if chat is None:
+                self.counters["updates_ignored"] += 1
+                return
+            if media_ref(message) is None:
+                return
+            edited = isinstance(event, events.MessageEdited.Event)
+            self.counters["updates_edited" if edited else "updates_new"] += 1
+            await self._enqueue(WorkItem(message, chat, "edit" if edited else "live"))
+        except Exception as exc:
+            self.counters["update_errors"] += 1
+            log.exception(
+                "update_failed",
+                chat_id=chat_id,
+                message_id=getattr(message, "id", None),
+                error=str(exc),
+            )
+
+    async def _enqueue(self, item: WorkItem) -> None:
+        await self.queue.put(item)
+
+    # --- work ---------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                await self._work(item)
+            finally:
+                self.queue.task_done()
+
+    async def _work(self, item: WorkItem) -> None:
+        """The one catch-all per work item."""
+        message_id = item.message.id
+        ok = False
+        with structlog.contextvars.bound_contextvars(
+            chat_id=item.chat.chat_id, message_id=message_id, origin=item.origin
+        ):
+            try:
+                while True:
+                    try:
+                        await self.processor.process(item)
+                        ok = True
+                        break
+                    except errors.FloodWaitError as exc:
+                        await self.flood.wait(exc, chat_id=item.chat.chat_id)
+                        if self.stop.is_set() and self._fatal is not None:
+                            break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                ok = await self._failed(item, exc)
+            finally:
+                if item.tracker is not None:
+                    item.tracker.finished(message_id, ok=ok)
+
+    async def _failed(self, item: WorkItem, exc: Exception) -> bool:
+        """Handle a failed item; True if it is done with anyway (so the cursor may pass it)."""
+        if fatal_auth_reason(exc) or isinstance(exc, FloodWaitTooLong):
+            self._set_fatal(exc)
+            return False
+        outcome = access_outcome(exc)
+        if outcome is not None:
+            log.warning("channel_lost", state=outcome[0].value, detail=outcome[1])
+            self.allow.forget(item.chat.chat_id)
+            with contextlib.suppress(StoreError):
+                await self.store.set_channel_state(
+                    item.chat.watched_id, outcome[0], detail=outcome[1]
+                )
+            return False
+        self.counters["message_errors"] += 1
+        if isinstance(exc, StoreError | errors.RPCError | OSError | ConnectionError | TimeoutError):
+            log.warning("message_failed", error=str(exc), retry="next reconciler pass")
+            return False
+        key = (item.chat.chat_id, item.message.id)
+        self._failures[key] += 1
+        if self._failures[key] < MAX_ATTEMPTS:
+            log.exception("message_failed", error=str(exc), attempt=self._failures[key])
+            return False
+        log.exception("message_given_up", error=str(exc), attempts=self._failures[key])
+        try:
+            await self.processor.record_failure(item, f"{type(exc).__name__}: {exc}")
+        except Exception as err:
+            log.error("failure_not_recorded", error=str(err))
+            return False
+        del self._failures[key]
+        return True
+
+    # --- background loops ---------------------------------------------------------------------
+
+    async def _reconcile_loop(self) -> None:
+        interval = self.settings.telegram.reconcile_interval
+        first = True
+        while not self.stop.is_set():
+            try:
+                if not first:
+                    await self.allow.refresh()
+                    await self._refresh_matcher()
+                first = False
+                await self.reconciler.reconcile_all()
+                log.info("reconcile_pass_done", **_public(self.counters))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if fatal_auth_reason(exc) or isinstance(exc, FloodWaitTooLong):
+                    self._set_fatal(exc)
+                    return
+                log.exception("reconcile_pass_failed", error=str(exc))
+            self._reconcile_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), timeout=interval)
+
+    async def _commit_loop(self) -> None:
+        while not self.stop.is_set():
+            await asyncio.sleep(CURSOR_COMMIT_INTERVAL)
+            try:
+                await self.reconciler.commit_cursors()
+            except Exception as exc:
+                log.error("cursor_commit_failed", error=str(exc))
+
+    def _hook_reconnects(self) -> None:
+        """Reconcile whenever Telethon has reconnected by itself: pushes sent while the
+        connection was down are lost, and Telethon does not ask for them (its reconnect
+        handler only sends a keep-alive request). Telethon 1.x has no public hook for this;
+        without the private attribute the periodic reconciler still fills the gap."""
+        sender = getattr(self.client, "_sender", None)
+        original = getattr(sender, "_auto_reconnect_callback", None)
+        if sender is None or original is None:
+            log.warning("reconnect_hook_unavailable")
+            return
+
+        async def reconnected() -> None:
+            self.counters["reconnects"] += 1
+            log.info("telegram_reconnected", by="telethon")
+            self._reconcile_now.set()
+            await original()
+
+        sender._auto_reconnect_callback = reconnected
+
+    async def _connection_loop(self) -> None:
+        """When Telethon gives up reconnecting, reconnect here with backoff for as long as it
+        takes, then reconcile."""
+        while not self.stop.is_set():
+            disconnected = self.client.disconnected
+            stopped = asyncio.ensure_future(self.stop.wait())
+            await asyncio.wait({disconnected, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if self.stop.is_set():
+                return
+            error = None
+            with contextlib.suppress(BaseException):
+                error = disconnected.exception()
+            if error is not None and fatal_auth_reason(error):
+                self._set_fatal(error)
+                return
+            self.counters["disconnects"] += 1
+            log.warning("telegram_disconnected", error=str(error) if error else None)
+            if await self._reconnect():
+                self.counters["reconnects"] += 1
+                log.info("telegram_reconnected", by="daemon")
+                self._hook_reconnects()
+                self._reconcile_now.set()
+
+    async def _reconnect(self) -> bool:
+        delay = 1.0
+        while not self.stop.is_set():
+            try:
+                await self.client.connect()
+                await self.client(functions.users.GetUsersRequest([types.InputUserSelf()]))
+                return True
+            except Exception as exc:
+                if fatal_auth_reason(exc):
+                    self._set_fatal(exc)
+                    return False
+                log.warning("telegram_reconnect_failed", error=str(exc), retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), timeout=delay)
+                delay = min(delay * 2, 60.0)
+        return False
+
+    async def _lists_fingerprint(self) -> object:
+        banks = await self.store.list_banks()
+        return tuple(
+            (b.name, b.enabled, b.active_entries, b.withdrawn_entries, b.updated_at, b.thresholds)
+            for b in banks
+        )
+
+    async def _refresh_matcher(self) -> None:
+        """Pick up hash lists imported, withdrawn or re-thresholded while running."""
+        fingerprint = await self._lists_fingerprint()
+        if fingerprint == self.matcher.fingerprint:
+            return
+        self.matcher.current = await load_matcher(self.store)
+        self.matcher.fingerprint = fingerprint
+        log.info("hash_lists_reloaded", **jsonable(self.matcher.current.stats()))
+
+    # --- alerts through the account ------------------------------------------------------------
+
+    async def _chat_send(self, text: str) -> None:
+        target = self.settings.alerts.chat
+        if self._alert_chat is None:
+            ref: Any = target
+            if target.lstrip("-").isdigit():
+                ref = int(target)
+            self._alert_chat = await self.client.get_input_entity(ref)
+        await self.client.send_message(self._alert_chat, text, link_preview=False)
+
+
+def _revoked_message(reason: str) -> str:
+    return (
+        f"the Telegram session was ended by Telegram ({reason}); it is recorded as revoked. "
+        "Run `monitor login` to sign in again (and make sure no other host uses the session)"
+    )
+
+
+def _public(counters: Counter[str]) -> dict[str, int]:
+    return {k: v for k, v in sorted(counters.items())}
+
+
+__all__ = ["Daemon", "RunSummary"]

@@ -1,0 +1,190 @@
+"""One Telegram message through policy -> cache or download -> hash -> match -> record.
+
+The media cache is keyed by Telegram's media id (``photo.id`` / ``document.id``), which survives
+forwards: a forwarded copy is recorded as a sighting of its own without being downloaded or
+hashed again, first from memory, else from the store (the hashes of every media item seen are
+kept, with all their query variants). Concurrent messages carrying the same media share one
+download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from monitor.config import MediaPolicy
+from monitor.domain import SightingSource, Signals
+from monitor.errors import MediaError, MediaErrorReason
+from monitor.logs import get_logger
+from monitor.pipeline import Hasher, Pipeline
+from monitor.telegram.cursors import PassTracker
+from monitor.telegram.media import MediaRef, check_policy, download, media_ref
+from monitor.telegram.sources import Chat, sighting_source
+
+log = get_logger(__name__)
+
+
+class MediaStore(Protocol):
+    async def signals_for_telegram_media(self, telegram_media_id: int) -> Signals | None: ...
+
+    async def record_skipped(
+        self,
+        source: SightingSource,
+        *,
+        reason: str,
+        detail: str | None,
+        file_size: int | None,
+        mime_type: str | None,
+    ) -> bool: ...
+
+
+@dataclass(slots=True)
+class WorkItem:
+    """A message to process. ``tracker`` is set for reconciler passes (they move the cursor)."""
+
+    message: Any
+    chat: Chat
+    origin: str  # "live", "edit", "reconcile" or "backfill"
+    tracker: PassTracker | None = None
+    attempts: int = 0
+    done: asyncio.Future[bool] | None = field(default=None, repr=False)
+
+
+class SignalsCache:
+    """Telegram media id -> Signals, least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[int, Signals] = OrderedDict()
+
+    def get(self, media_id: int) -> Signals | None:
+        signals = self._items.get(media_id)
+        if signals is not None:
+            self._items.move_to_end(media_id)
+        return signals
+
+    def put(self, media_id: int, signals: Signals) -> None:
+        if self._size <= 0:
+            return
+        self._items[media_id] = signals
+        self._items.move_to_end(media_id)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class MessageProcessor:
+    def __init__(
+        self,
+        client: Any,
+        store: MediaStore,
+        hasher: Hasher,
+        pipeline: Pipeline,
+        policy: MediaPolicy,
+        counters: Counter[str],
+        *,
+        video_hashing: bool = False,
+        on_hit: Callable[[], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._hasher = hasher
+        self._pipeline = pipeline
+        self._policy = policy
+        self._counters = counters
+        self._video = video_hashing
+        self._cache = SignalsCache(policy.cache_size)
+        self._inflight: dict[int, asyncio.Future[Signals]] = {}
+        self._on_hit = on_hit
+
+    async def process(self, item: WorkItem) -> None:
+        """Record the message's media (if any). Raises on a failure worth retrying later
+        (network, database, flood wait); content problems are recorded, not raised."""
+        message = item.message
+        ref = media_ref(message)
+        self._counters["messages"] += 1
+        if ref is None:
+            return
+        source = sighting_source(message, item.chat, ref)
+        skip = check_policy(ref, self._policy, video_hashing=self._video)
+        if skip is not None:
+            await self._skipped(source, ref, skip.reason.value, skip.detail)
+            return
+        try:
+            signals = await self._signals(message, ref)
+        except MediaError as exc:
+            await self._skipped(source, ref, exc.reason.value, exc.detail)
+            return
+        outcome = await self._pipeline.handle(source, signals)
+        self._counters["media_recorded"] += 1
+        if outcome.new_hits:
+            self._counters["hits"] += len(outcome.new_hits)
+            for hit in outcome.new_hits:
+                log.warning(
+                    "hit",
+                    hit_id=hit.id,
+                    bank=hit.bank,
+                    case_id=hit.case_id,
+                    tier=hit.tier.value,
+                    distance=hit.distance,
+                    link=source.link,
+                )
+            if self._on_hit is not None:
+                self._on_hit()
+
+    async def record_failure(self, item: WorkItem, detail: str) -> None:
+        """Record that the item's media was seen but could not be processed at all."""
+        ref = media_ref(item.message)
+        if ref is None:
+            return
+        source = sighting_source(item.message, item.chat, ref)
+        await self._skipped(source, ref, MediaErrorReason.PROCESSING_ERROR.value, detail[:500])
+
+    async def _skipped(
+        self, source: SightingSource, ref: MediaRef, reason: str, detail: str
+    ) -> None:
+        self._counters[f"skipped_{reason}"] += 1
+        log.info("media_skipped", reason=reason, detail=detail, kind=ref.kind.value, size=ref.size)
+        await self._store.record_skipped(
+            source, reason=reason, detail=detail, file_size=ref.size, mime_type=ref.mime
+        )
+
+    async def _signals(self, message: Any, ref: MediaRef) -> Signals:
+        cached = self._cache.get(ref.media_id)
+        if cached is not None:
+            self._counters["media_cached"] += 1
+            return cached
+        pending = self._inflight.get(ref.media_id)
+        if pending is not None:  # the same media in another message, being fetched right now
+            self._counters["media_cached"] += 1
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Signals] = asyncio.get_running_loop().create_future()
+        self._inflight[ref.media_id] = future
+        try:
+            signals = await self._store.signals_for_telegram_media(ref.media_id)
+            if signals is not None:
+                self._counters["media_cached"] += 1
+            else:
+                data = await download(self._client, message, ref, self._policy)
+                self._counters["media_downloaded"] += 1
+                self._counters["bytes_downloaded"] += len(data)
+                signals = await self._hasher.hash_bytes(data)
+                del data
+                self._counters["media_hashed"] += 1
+            self._cache.put(ref.media_id, signals)
+            future.set_result(signals)
+            return signals
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            del self._inflight[ref.media_id]
