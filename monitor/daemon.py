@@ -296,6 +296,12 @@ class Daemon:
             raise SessionRevoked(_revoked_message(account.state_reason or "revoked"))
         if account is None or account.state != "active" or account.user_id is None:
             raise TelegramError(f"session {name!r} is not logged in: run `monitor login`")
+        if account.is_bot:
+            # Bots may not request history (BOT_METHOD_INVALID): live updates only.
+            log.warning(
+                "bot_account",
+                hint="a bot cannot read history: reconciliation and backfill need a user account",
+            )
         try:
             await self.client.connect()
             await self.client(functions.users.GetUsersRequest([types.InputUserSelf()]))

@@ -157,3 +157,88 @@ def _flat(hit: Hit) -> dict[str, Any]:
             posted_at=src.posted_at,
         )
     return row
+
+
+@app.command("show")
+def show_hit(
+    ctx: typer.Context,
+    hit_id: int = typer.Argument(..., help="The hit id (from `monitor hits list` or an alert)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """One hit with where it was seen and what it matched."""
+    state = state_of(ctx)
+    hit = run(_hit(state.settings, hit_id))
+    if as_json:
+        print_json_line(hit)
+        return
+    tz = state.settings.reports.timezone
+    src = hit.source
+    rows: list[tuple[str, Any]] = [
+        ("hit", hit.id),
+        ("status", hit.review_status.value),
+        ("recorded", _both_times(hit.created_at, tz)),
+        ("tier", hit.tier.value),
+        ("bank", hit.bank),
+        ("case", hit.case_id),
+        ("label", hit.label),
+        ("match", f"{hit.hash_type.value} distance {hit.distance} ({hit.variant.value})"),
+        ("listed hash", hit.entry_value),
+        ("query hash", hit.query_value),
+        ("sha256", hit.sha256),
+    ]
+    if src is not None:
+        rows += [
+            ("seen in", _chat(hit) or src.path or src.key),
+            ("message", src.link or src.message_id),
+            ("posted", _both_times(src.posted_at, tz) if src.posted_at else None),
+            ("media", src.media_kind.value),
+            ("album", src.grouped_id),
+            ("forwarded from", _forward(hit)),
+        ]
+    if hit.reviewed_by:
+        rows += [
+            ("reviewed by", hit.reviewed_by),
+            ("reviewed", _both_times(hit.reviewed_at, tz) if hit.reviewed_at else None),
+            ("note", hit.review_note),
+        ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        if value not in (None, ""):
+            state.out.print(f"{key:<{width}}  {value}", highlight=False, markup=False)
+
+
+async def _hit(settings: Settings, hit_id: int) -> Hit:
+    async with open_store(settings) as store:
+        return await store.get_hit(hit_id)
+
+
+def _both_times(when: datetime, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    utc = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if tz == "UTC":
+        return utc
+    local = when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"{utc} ({local}, {tz})"
+
+
+def _chat(hit: Hit) -> str | None:
+    src = hit.source
+    if src is None or src.chat_id is None:
+        return None
+    name = src.chat_title or str(src.chat_id)
+    if src.chat_username:
+        name += f" (@{src.chat_username})"
+    return f"{name} [{src.chat_id}]"
+
+
+def _forward(hit: Hit) -> str | None:
+    src = hit.source
+    if src is None or (src.forward_chat_id is None and not src.forward_from_name):
+        return None
+    parts = [str(src.forward_chat_id)] if src.forward_chat_id is not None else []
+    if src.forward_message_id is not None:
+        parts.append(f"message {src.forward_message_id}")
+    if src.forward_from_name:
+        parts.append(src.forward_from_name)
+    return ", ".join(parts)

@@ -212,6 +212,17 @@ def test_scan_records_hits_once_and_prints_json(cli: Run, tmp_path: Path) -> Non
     code, _, err = cli("hits", "list", "--since", "yesterday")
     assert code == 2
     assert "--since" in err
+    hit_id = rows[0]["id"]
+    code, out, err = cli("hits", "show", hit_id)
+    assert code == 0, err
+    assert "K-9" in out
+    assert "trimmed+flip_h" in out
+    assert "copy.jpg" in out
+    code, out, _ = cli("hits", "show", hit_id, "--json")
+    assert json.loads(out)["case_id"] == "K-9"
+    code, _, err = cli("hits", "show", "999999")
+    assert code == 6
+    assert "999999" in err
 
 
 def test_bad_config_names_the_key(cli: Run, tmp_path: Path) -> None:

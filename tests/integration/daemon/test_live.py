@@ -209,3 +209,20 @@ async def test_hits_are_alerted_to_the_staff_chat_and_the_webhook(
         counts = await store.alert_counts()
     assert counts.get("sent") == 2
     assert not counts.get("pending")
+
+
+async def test_the_timer_reconciles_and_lists_imported_while_running_take_effect(
+    env: Env,
+) -> None:
+    env.configure(telegram={"reconcile_interval": 0.5})
+    channel = env.world.create_channel("feed", members=[env.user])
+    env.world.post_message(channel, "first")
+    await env.watch("@feed")
+    async with env.running() as daemon:
+        await eventually(lambda: daemon.counters["reconcile_passes"] >= 1)
+        await env.list_photos(4)  # a list imported while the daemon runs
+        env.world.drop_next_push(channel)
+        env.world.post_photo(channel, env.listed[4])
+        hits = await eventually(lambda: _hits(env), seconds=10)
+        assert daemon.counters["reconcile_passes"] >= 2
+    assert hits[0].case_id == "case-4"
