@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -67,8 +68,13 @@ class PoolHasher:
         count = (os.cpu_count() or 1) if workers is None else workers
         self._pool: Executor | None = None
         if count > 0:
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=context)
+            # "spawn": workers are direct children (a forkserver would be one more process
+            # that a service manager's SIGTERM kills, leaving the pool unable to shut down),
+            # and nothing of the parent's threads or event loop is inherited.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                max_workers=count, mp_context=context, initializer=_ignore_stop_signals
+            )
         self.workers = count
 
     async def hash_file(self, path: Path) -> Signals:
@@ -93,6 +99,14 @@ class PoolHasher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ignore_stop_signals() -> None:
+    """In hashing workers: Ctrl-C reaches the whole process group and service managers signal
+    every process of the service; the parent decides when workers stop (it drains first and
+    then shuts the pool down), so a worker must not die mid-hash on SIGINT/SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class Pipeline:

@@ -38,7 +38,8 @@ def run_daemon(
         c = summary.counters
         state.out.print(
             f"{summary.channels} channel(s) reconciled: {c.get('messages', 0)} message(s) with "
-            f"media, {c.get('media_recorded', 0)} recorded, {c.get('hits', 0)} new hit(s), "
+            f"media, {c.get('sightings_new', 0)} new sighting(s) "
+            f"({c.get('sightings_known', 0)} already recorded), {c.get('hits', 0)} new hit(s), "
             f"{sum(v for k, v in c.items() if k.startswith('skipped_'))} skipped."
         )
 

@@ -259,6 +259,7 @@ class AllowList:
         chats = list(getattr(updates, "chats", []) or [])
         if not chats:
             raise _Resolved(ChannelState.ERROR, "joined, but Telegram returned no chat")
+        log.info("channel_joined", ref=entry.ref, title=getattr(chats[0], "title", None))
         return self._chat(chats[0], entry), True
 
     async def _join_public(self, entity: Any) -> Any:

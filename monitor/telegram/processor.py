@@ -122,6 +122,8 @@ class MessageProcessor:
             return
         outcome = await self._pipeline.handle(source, signals)
         self._counters["media_recorded"] += 1
+        created = outcome.record is not None and outcome.record.sighting_created
+        self._counters["sightings_new" if created else "sightings_known"] += 1
         if outcome.new_hits:
             self._counters["hits"] += len(outcome.new_hits)
             for hit in outcome.new_hits:

@@ -66,7 +66,12 @@ async def test_run_exit_codes_for_revoked_and_missing_sessions(
     assert env.settings.telegram.api_hash not in out + err
 
 
-async def test_sigterm_drains_stores_cursors_and_exits_0(env: Env) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_to_the_process_group_drains_and_exits_0(
+    env: Env, signum: signal.Signals
+) -> None:
+    """As a service manager or Ctrl-C does: every process of the group gets the signal; the
+    hashing workers must outlive it until the daemon has drained."""
     await env.list_photos(1)
     channel = env.world.create_channel("feed", members=[env.user])
     env.world.post_photo(channel, env.listed[1])
@@ -83,6 +88,7 @@ async def test_sigterm_drains_stores_cursors_and_exits_0(env: Env) -> None:
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
     )
     try:
 
@@ -91,12 +97,13 @@ async def test_sigterm_drains_stores_cursors_and_exits_0(env: Env) -> None:
                 return await store.get_cursor(channel.marked_id)
 
         await eventually(cursor, seconds=30)
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signum)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:
         if proc.returncode is None:
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]
+    assert "Traceback" not in err.decode()
     events = [
         json.loads(line)["event"] for line in err.decode().splitlines() if line.startswith("{")
     ]
