@@ -413,7 +413,7 @@ class Daemon:
                         break
                     except errors.FloodWaitError as exc:
                         await self.flood.wait(exc, chat_id=item.chat.chat_id)
-                        if self.stop.is_set() and self._fatal is not None:
+                        if self.stop.is_set():  # stopping: the next pass fetches it again
                             break
             except asyncio.CancelledError:
                 raise
