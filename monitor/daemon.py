@@ -42,14 +42,14 @@ from monitor.domain import (
     Tier,
     jsonable,
 )
-from monitor.errors import MonitorError, NotFound, SessionRevoked, StoreError, TelegramError
+from monitor.errors import MonitorError, NotFound, StoreError, TelegramError
 from monitor.logs import get_logger
 from monitor.matching import Matcher
 from monitor.pipeline import Hasher, Pipeline
 from monitor.runtime import current_actor, load_matcher
 from monitor.store import Store
 from monitor.telegram.channels import AllowList, access_outcome
-from monitor.telegram.errors import fatal_auth_reason
+from monitor.telegram.errors import fatal_auth_reason, revoked_error
 from monitor.telegram.flood import FloodControl, FloodWaitTooLong
 from monitor.telegram.media import media_ref
 from monitor.telegram.processor import MessageProcessor, WorkItem
@@ -293,7 +293,7 @@ class Daemon:
         where = f"{server.host}:{server.port}" if server.host else "Telegram"
         account = await self.store.get_account(name)
         if account is not None and account.state == "revoked":
-            raise SessionRevoked(_revoked_message(account.state_reason or "revoked"))
+            raise revoked_error(name, account.state_reason or "revoked")
         if account is None or account.state != "active" or account.user_id is None:
             raise TelegramError(f"session {name!r} is not logged in: run `monitor login`")
         if account.is_bot:
@@ -304,12 +304,12 @@ class Daemon:
             )
         try:
             await self.client.connect()
-            await self.client(functions.users.GetUsersRequest([types.InputUserSelf()]))
+            await self._ask_self()
         except Exception as exc:
             reason = fatal_auth_reason(exc)
             if reason:
                 await self._mark_revoked(reason)
-                raise SessionRevoked(_revoked_message(reason)) from None
+                raise revoked_error(self.settings.telegram.session, reason) from None
             if isinstance(exc, OSError | ConnectionError | TimeoutError):
                 raise TelegramError(f"cannot reach {where}: {exc}") from None
             raise
@@ -331,7 +331,7 @@ class Daemon:
         reason = fatal_auth_reason(exc)
         if reason:
             await self._mark_revoked(reason)
-            raise SessionRevoked(_revoked_message(reason)) from None
+            raise revoked_error(self.settings.telegram.session, reason) from None
         if isinstance(exc, FloodWaitTooLong):
             await self.dispatcher.send_system("flood_wait_too_long", str(exc))
             raise exc
@@ -530,12 +530,17 @@ class Daemon:
                 self._hook_reconnects()
                 self._reconcile_now.set()
 
+    async def _ask_self(self) -> None:
+        """Ask Telegram who we are: raises the auth error that ``is_user_authorized`` and
+        ``get_me`` swallow (a revoked key must not look like "not logged in")."""
+        await self.client(functions.users.GetUsersRequest([types.InputUserSelf()]))
+
     async def _reconnect(self) -> bool:
         delay = 1.0
         while not self.stop.is_set():
             try:
                 await self.client.connect()
-                await self.client(functions.users.GetUsersRequest([types.InputUserSelf()]))
+                await self._ask_self()
                 return True
             except Exception as exc:
                 if fatal_auth_reason(exc):
@@ -573,13 +578,6 @@ class Daemon:
                 ref = int(target)
             self._alert_chat = await self.client.get_input_entity(ref)
         await self.client.send_message(self._alert_chat, text, link_preview=False)
-
-
-def _revoked_message(reason: str) -> str:
-    return (
-        f"the Telegram session was ended by Telegram ({reason}); it is recorded as revoked. "
-        "Run `monitor login` to sign in again (and make sure no other host uses the session)"
-    )
 
 
 def _public(counters: Counter[str]) -> dict[str, int]:
