@@ -7,7 +7,7 @@ the index converts them to bits internally.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -401,6 +401,285 @@ class AlertDelivery:
     last_error: str | None = None
     created_at: datetime | None = None
     sent_at: datetime | None = None
+
+
+class CheckOutcome(StrEnum):
+    """What one takedown re-check found for a reported message."""
+
+    UP = "up"  # the message is there with the reported media
+    DELETED = "deleted"  # the message no longer exists
+    MEDIA_REMOVED = "media_removed"  # the message exists but no longer carries that media
+    PRIVATE = "private"  # the channel is private to us now (made private, or we were removed)
+    GONE = "gone"  # the channel itself no longer exists (deleted or banned)
+    ERROR = "error"  # could not tell (network, flood wait, ...): tried again at the next check
+
+    @property
+    def removed(self) -> bool:
+        """The content is no longer on Telegram at that place."""
+        return self in (CheckOutcome.DELETED, CheckOutcome.MEDIA_REMOVED, CheckOutcome.GONE)
+
+    @property
+    def conclusive(self) -> bool:
+        return self is not CheckOutcome.ERROR
+
+
+class RemovalStatus(StrEnum):
+    """Where a reported message stands, from its latest conclusive re-check."""
+
+    UNCHECKED = "unchecked"  # reported, never re-checked yet
+    UP = "up"  # still up at the last check
+    REMOVED = "removed"  # deleted, media removed, or channel gone
+    INACCESSIBLE = "inaccessible"  # channel private to us: not visible publicly, not proven gone
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckTarget:
+    """One reported Telegram message to re-check."""
+
+    sighting_id: int
+    chat_id: int  # Bot-API form (-100...)
+    message_id: int
+    telegram_media_id: int | None = None  # the reported media; None: any media counts as up
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckResult:
+    sighting_id: int
+    outcome: CheckOutcome
+    checked_at: datetime  # aware UTC
+    detail: str | None = None  # e.g. the Telegram error name
+
+
+@dataclass(frozen=True, slots=True)
+class Takedown:
+    """A hit's message reported to someone for removal, and where its removal stands."""
+
+    id: int
+    hit_id: int
+    sighting_id: int
+    reported_to: str
+    reported_by: str
+    reported_at: datetime
+    reference: str | None = None
+    status: RemovalStatus = RemovalStatus.UNCHECKED
+    last_checked_at: datetime | None = None
+    last_outcome: CheckOutcome | None = None
+    removed_at: datetime | None = None  # first conclusive check that found it removed
+    # Where the message is (Telegram sightings); filled by listings, not needed to record.
+    chat_id: int | None = None
+    channel_title: str | None = None
+    channel_username: str | None = None
+    message_id: int | None = None
+    link: str | None = None
+
+    @property
+    def time_to_removal(self) -> timedelta | None:
+        if self.removed_at is None:
+            return None
+        return self.removed_at - self.reported_at
+
+
+@dataclass(frozen=True, slots=True)
+class TakedownCheck:
+    """One re-check of a reported message, as kept in the history."""
+
+    id: int
+    sighting_id: int
+    checked_at: datetime
+    outcome: CheckOutcome
+    checked_by: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HitFilter:
+    """Which hits a listing, a report or a count covers. Empty tuples and None: no filter.
+
+    ``since`` is inclusive and ``until`` exclusive, on the time the hit was recorded.
+    ``channels`` are Telegram chat ids in Bot-API form (-100...). ``reported``: True only hits
+    whose message was reported for takedown, False only those not reported yet.
+    """
+
+    statuses: tuple[ReviewStatus, ...] = ()
+    banks: tuple[str, ...] = ()
+    channels: tuple[int, ...] = ()
+    tiers: tuple[Tier, ...] = ()
+    hash_types: tuple[HashType, ...] = ()
+    case_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    min_distance: int | None = None
+    max_distance: int | None = None
+    reported: bool | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The filters that are set, JSON-ready (for audit rows and report headers)."""
+        out: dict[str, Any] = {}
+        for name in (
+            "statuses",
+            "banks",
+            "channels",
+            "tiers",
+            "hash_types",
+            "case_id",
+            "since",
+            "until",
+            "min_distance",
+            "max_distance",
+            "reported",
+        ):
+            value = getattr(self, name)
+            if value not in ((), None):
+                out[name] = jsonable(value)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFacts:
+    """What is kept of one media item: hashes and facts, never the bytes."""
+
+    id: int
+    sha256: str
+    md5: str
+    size_bytes: int
+    first_seen_at: datetime
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    phash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherSighting:
+    """Another place the same media was seen, with the ids of the hits recorded there."""
+
+    sighting_id: int
+    source: SightingSource
+    seen_at: datetime
+    hit_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HitEvidence:
+    """Everything known about one hit, for an analyst deciding on it."""
+
+    hit: Hit
+    threshold: int
+    seen_at: datetime  # when this sighting was captured
+    media: MediaFacts
+    entry_status: EntryStatus
+    entry_added_at: datetime | None
+    other_sightings: tuple[OtherSighting, ...]
+    history: tuple[AuditEntry, ...]  # review, takedown and other actions on this hit
+    takedowns: tuple[Takedown, ...]
+    checks: tuple[TakedownCheck, ...]  # re-checks of this hit's message, oldest first
+    suppressed: bool  # this media no longer produces hits on this entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the append-only audit log."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewResult:
+    """What one review did."""
+
+    status: ReviewStatus
+    changed: tuple[int, ...]  # hits whose status changed
+    updated: tuple[int, ...]  # hits already in that status (reviewer, time and note updated)
+    withdrawn_entries: tuple[int, ...] = ()  # entries withdrawn with the rejection
+    suppressed: int = 0  # (media, entry) pairs newly suppressed
+    also_rejected: tuple[int, ...] = ()  # other new hits of the suppressed media on that entry
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One hit in an export. Times aware UTC (renderers add the local time)."""
+
+    hit_id: int
+    recorded_at: datetime  # when the hit was recorded
+    review_status: ReviewStatus
+    tier: Tier
+    hash_type: HashType
+    distance: int
+    variant: Variant
+    bank: str
+    entry_id: int
+    entry_value: str
+    case_id: str | None
+    label: str | None
+    media_kind: MediaKind
+    sha256: str
+    md5: str
+    pdq: str | None
+    first_seen_at: datetime  # the media's first sighting anywhere
+    source_kind: SourceKind
+    chat_id: int | None = None  # Bot-API form
+    channel_title: str | None = None
+    channel_username: str | None = None
+    message_id: int | None = None
+    link: str | None = None
+    posted_at: datetime | None = None
+    seen_at: datetime | None = None  # this sighting's capture time
+    path: str | None = None  # file sightings
+    removal_status: RemovalStatus | None = None  # None: never reported
+    reported_to: str | None = None  # "; "-joined recipients
+    reported_at: datetime | None = None  # the first report
+    removed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalStats:
+    """Takedown outcomes for one group (a channel, a recipient, or everything)."""
+
+    key: str
+    reported: int  # reported messages
+    removed: int
+    inaccessible: int
+    up: int
+    unchecked: int
+    median_hours_to_removal: float | None = None
+    max_hours_to_removal: float | None = None
+
+    @property
+    def removal_rate(self) -> float | None:
+        return None if self.reported == 0 else self.removed / self.reported
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """What a report's header, summary and charts show; computed before the rows stream."""
+
+    generated_at: datetime
+    since: datetime | None
+    until: datetime | None
+    timezone: str  # IANA name for local times
+    filters: dict[str, Any]  # status, channel, bank as given
+    total_hits: int
+    channels: int
+    by_status: tuple[Count, ...]
+    by_bank: tuple[Count, ...]
+    by_day: tuple[Count, ...]  # key: YYYY-MM-DD (UTC), every day of the range with hits
+    by_channel: tuple[Count, ...]  # key: channel label, most hits first
+    removal_by_channel: tuple[RemovalStats, ...]
+    removal_by_recipient: tuple[RemovalStats, ...]
+    removal_total: RemovalStats | None = None
 
 
 def jsonable(value: Any) -> Any:

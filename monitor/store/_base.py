@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Insert, insert
@@ -154,10 +155,12 @@ class StoreBase:
         action: str,
         subject: str,
         details: dict[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
     ) -> None:
         await conn.execute(
             insert(AuditRow).values(
-                at=utcnow(),
+                at=at or utcnow(),
                 actor=actor,
                 action=action,
                 subject=subject,

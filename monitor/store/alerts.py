@@ -13,7 +13,7 @@ from monitor.errors import NotFound
 from monitor.logs import redact_text
 from monitor.store._base import StoreBase
 from monitor.store.models import ALERT_STATUSES, AlertDeliveryRow, HitRow, utcnow
-from monitor.store.sightings import _hit, _hits_query
+from monitor.store.sightings import hit_row, hits_query
 
 # Longest error message kept per delivery.
 MAX_ERROR = 2000
@@ -25,7 +25,7 @@ class AlertsMixin(StoreBase):
     ) -> list[AlertDelivery]:
         """Pending deliveries whose next attempt is due, oldest first, each with its hit."""
         stmt = (
-            _hits_query()
+            hits_query()
             .add_columns(
                 AlertDeliveryRow.id.label("delivery_id"),
                 AlertDeliveryRow.target.label("delivery_target"),
@@ -108,7 +108,7 @@ class AlertsMixin(StoreBase):
 def _delivery(row: RowMapping) -> AlertDelivery:
     return AlertDelivery(
         id=row["delivery_id"],
-        hit=_hit(row),
+        hit=hit_row(row),
         target=row["delivery_target"],
         status=row["delivery_status"],
         attempts=row["delivery_attempts"],

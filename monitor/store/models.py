@@ -34,10 +34,12 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from monitor.domain import (
     ChannelState,
+    CheckOutcome,
     EntryStatus,
     HashType,
     MediaKind,
     RefKind,
+    RemovalStatus,
     ReviewStatus,
     SourceKind,
     Tier,
@@ -291,9 +293,14 @@ class HitRow(Base):
 
 
 class AuditRow(Base):
-    """Append-only: triggers (see the initial migration) refuse UPDATE and DELETE."""
+    """Append-only: triggers (see the initial migration) refuse UPDATE and DELETE.
+
+    ``subject`` names what the action was about (``hit:42``, a bank name, a report file):
+    indexed, so that one hit's review history is a cheap lookup.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject", "subject"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -428,3 +435,70 @@ class AlertDeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class SuppressionRow(Base):
+    """A media item that must not produce hits on one entry again (a reviewed false positive).
+
+    Matching still runs; recording a sighting of this media drops its match on ``entry_id``.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("media_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    media_id: Mapped[int] = mapped_column(BigID, ForeignKey("media.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(
+        BigID, ForeignKey("entries.id", ondelete="CASCADE"), index=True
+    )
+    hit_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("hits.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TakedownRow(Base):
+    """A hit's message reported to one recipient for removal. One per (sighting, recipient).
+
+    ``status``, ``last_checked_at``, ``last_outcome`` and ``removed_at`` follow the message's
+    re-checks (``takedown_checks``) made after ``reported_at``.
+    """
+
+    __tablename__ = "takedowns"
+    __table_args__ = (
+        UniqueConstraint("sighting_id", "reported_to"),
+        Index("ix_takedowns_status_last_checked_at", "status", "last_checked_at"),
+        CheckConstraint(_in("status", RemovalStatus), name="status"),
+        CheckConstraint(_in("last_outcome", CheckOutcome), name="last_outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    hit_id: Mapped[int] = mapped_column(
+        BigID, ForeignKey("hits.id", ondelete="CASCADE"), index=True
+    )
+    sighting_id: Mapped[int] = mapped_column(BigID, ForeignKey("sightings.id", ondelete="CASCADE"))
+    reported_to: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(Text)
+    reported_by: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RemovalStatus.UNCHECKED.value)
+    last_checked_at: Mapped[datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    removed_at: Mapped[datetime | None]
+
+
+class TakedownCheckRow(Base):
+    """One re-check of a reported message: what Telegram said, when. Never updated."""
+
+    __tablename__ = "takedown_checks"
+    __table_args__ = (
+        Index("ix_takedown_checks_sighting_id_checked_at", "sighting_id", "checked_at"),
+        CheckConstraint(_in("outcome", CheckOutcome), name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    sighting_id: Mapped[int] = mapped_column(BigID, ForeignKey("sightings.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_by: Mapped[str] = mapped_column(Text)  # "daemon" or the CLI user

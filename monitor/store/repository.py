@@ -1,8 +1,10 @@
 """The store: one object, every method one transaction, domain objects in and out.
 
 The methods live in mixins by subject (``entries``: banks and list entries; ``sightings``:
-media, sightings, hits and the audit log; ``telegram``: the allow-list, cursors, flood waits and
-sessions; ``alerts``: alert deliveries); ``Store`` puts them together and opens and closes.
+media, sightings, hits and the audit log; ``review``: review decisions and a hit's evidence;
+``takedowns``: takedown requests and re-checks; ``stats``: aggregates; ``telegram``: the
+allow-list, cursors, flood waits and sessions; ``alerts``: alert deliveries); ``Store`` puts them
+together and opens and closes.
 """
 
 from __future__ import annotations
@@ -12,12 +14,25 @@ from types import TracebackType
 from monitor.store.alerts import AlertsMixin
 from monitor.store.engine import check_connection, create_engine
 from monitor.store.entries import EntriesMixin
+from monitor.store.reports import ReportsMixin
+from monitor.store.review import ReviewMixin
 from monitor.store.schema import ensure_schema
 from monitor.store.sightings import SightingsMixin
+from monitor.store.stats import StatsMixin
+from monitor.store.takedowns import TakedownsMixin
 from monitor.store.telegram import TelegramMixin
 
 
-class Store(EntriesMixin, SightingsMixin, TelegramMixin, AlertsMixin):
+class Store(
+    EntriesMixin,
+    SightingsMixin,
+    ReviewMixin,
+    TakedownsMixin,
+    ReportsMixin,
+    StatsMixin,
+    TelegramMixin,
+    AlertsMixin,
+):
     """The monitor's database. ``Store(engine)`` uses an engine the caller owns and disposes;
     ``await Store.open(url)`` creates its own, checks it, and disposes it on ``close()``."""
 

@@ -5,10 +5,13 @@ Candidates for ``monitor.domain``; they import nothing from SQLAlchemy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+
+from monitor.domain import AuditEntry
+
+__all__ = ["AuditEntry", "EntryEvent", "EntryEventKind", "FloodWaitSummary", "ImportResult"]
 
 
 class EntryEventKind(StrEnum):
@@ -50,16 +53,6 @@ class EntryEvent:
     reason: str | None = None
     source: str | None = None  # the list file, for imports
     actor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

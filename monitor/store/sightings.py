@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +14,7 @@ from monitor.domain import (
     HashFailure,
     HashType,
     Hit,
+    HitFilter,
     Match,
     MediaKind,
     QueryHash,
@@ -37,6 +38,8 @@ from monitor.store.models import (
     HitRow,
     MediaRow,
     SightingRow,
+    SuppressionRow,
+    TakedownRow,
     utcnow,
 )
 from monitor.store.results import AuditEntry
@@ -57,8 +60,10 @@ class SightingsMixin(StoreBase):
 
         Idempotent on ``source.key``: recording the same sighting again creates nothing and
         reports no new hits, also when two processes do it at the same time. Several matches on
-        the same entry keep the strongest (tier, then distance). ``hits`` are the hits of this
-        sighting for the given matches, ``new_hits`` those this call created.
+        the same entry keep the strongest (tier, then distance); a match on an entry this media
+        is suppressed for (a reviewed false positive, see ``review_hits``) is dropped. ``hits``
+        are the hits of this sighting for the given matches, ``new_hits`` those this call
+        created.
 
         A sighting recorded before without media (``record_skipped``) gets the media attached
         and its skip reason cleared (``sighting_created`` is False). Each new hit at least as
@@ -107,6 +112,15 @@ class SightingsMixin(StoreBase):
                     )
                 sighting_id = row.id
 
+            if best:
+                suppressed = await conn.execute(
+                    select(SuppressionRow.entry_id).where(
+                        SuppressionRow.media_id == media_id,
+                        SuppressionRow.entry_id.in_(list(best)),
+                    )
+                )
+                for entry_id in suppressed.scalars():
+                    del best[entry_id]
             new_ids: set[int] = set()
             if best:
                 rows = [
@@ -132,11 +146,11 @@ class SightingsMixin(StoreBase):
                 )
                 new_ids = set(inserted.scalars())
                 found = await conn.execute(
-                    _hits_query().where(
+                    hits_query().where(
                         HitRow.sighting_id == sighting_id, HitRow.entry_id.in_(list(best))
                     )
                 )
-                hits = tuple(_hit(row._mapping) for row in found)
+                hits = tuple(hit_row(row._mapping) for row in found)
             else:
                 hits = ()
             new_hits = tuple(h for h in hits if h.id in new_ids)
@@ -304,48 +318,39 @@ class SightingsMixin(StoreBase):
 
     async def list_hits(
         self,
+        where: HitFilter | None = None,
         *,
-        status: ReviewStatus | None = None,
-        bank: str | None = None,
-        tier: Tier | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[Hit]:
-        """Hits, newest first, with where they were seen. ``since`` inclusive, ``until`` not."""
-        stmt = _filter(_hits_query(), status=status, bank=bank, tier=tier, since=since, until=until)
-        stmt = stmt.order_by(HitRow.created_at.desc(), HitRow.id.desc())
+        """Hits matching ``where``, newest first (or oldest first), with where they were seen."""
+        order = (HitRow.created_at, HitRow.id)
+        stmt = hit_filter(hits_query(), where or HitFilter())
+        stmt = stmt.order_by(*(order if oldest_first else (c.desc() for c in order)))
         if limit is not None:
             stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
         async with self._tx(write=False) as conn:
-            return [_hit(row._mapping) for row in await conn.execute(stmt)]
+            return [hit_row(row._mapping) for row in await conn.execute(stmt)]
 
     async def get_hit(self, hit_id: int) -> Hit:
         async with self._tx(write=False) as conn:
-            row = (await conn.execute(_hits_query().where(HitRow.id == hit_id))).first()
+            row = (await conn.execute(hits_query().where(HitRow.id == hit_id))).first()
         if row is None:
             raise NotFound(f"no hit with id {hit_id}")
-        return _hit(row._mapping)
+        return hit_row(row._mapping)
 
-    async def count_hits(
-        self,
-        *,
-        status: ReviewStatus | None = None,
-        bank: str | None = None,
-        tier: Tier | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> int:
-        stmt = _filter(
+    async def count_hits(self, where: HitFilter | None = None) -> int:
+        stmt = hit_filter(
             select(func.count(HitRow.id))
             .select_from(HitRow)
             .join(EntryRow, EntryRow.id == HitRow.entry_id)
-            .join(BankRow, BankRow.id == EntryRow.bank_id),
-            status=status,
-            bank=bank,
-            tier=tier,
-            since=since,
-            until=until,
+            .join(BankRow, BankRow.id == EntryRow.bank_id)
+            .join(SightingRow, SightingRow.id == HitRow.sighting_id)
+            .outerjoin(ChannelRow, ChannelRow.id == SightingRow.channel_id),
+            where or HitFilter(),
         )
         async with self._tx(write=False) as conn:
             return int((await conn.execute(stmt)).scalar_one())
@@ -379,17 +384,19 @@ class SightingsMixin(StoreBase):
         """The newest audit rows first."""
         stmt = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
         async with self._tx(write=False) as conn:
-            return [
-                AuditEntry(
-                    id=row.id,
-                    at=row.at,
-                    actor=row.actor,
-                    action=row.action,
-                    subject=row.subject,
-                    details=dict(row.details or {}),
-                )
-                for row in await conn.execute(stmt)
-            ]
+            return [audit_entry(row._mapping) for row in await conn.execute(stmt)]
+
+
+def audit_entry(row: RowMapping) -> AuditEntry:
+    """The ``AuditEntry`` of an ``audit_log`` row."""
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        subject=row["subject"],
+        details=dict(row["details"] or {}),
+    )
 
 
 def _alert_targets(targets: Sequence[str]) -> tuple[str, ...]:
@@ -463,7 +470,7 @@ def _source(source: SightingSource) -> dict[str, Any]:
     }
 
 
-def _hits_query() -> Select[*tuple[Any, ...]]:
+def hits_query() -> Select[*tuple[Any, ...]]:
     return (
         select(
             HitRow.id,
@@ -509,30 +516,39 @@ def _hits_query() -> Select[*tuple[Any, ...]]:
     )
 
 
-def _filter(
-    stmt: Select[*tuple[Any, ...]],
-    *,
-    status: ReviewStatus | None,
-    bank: str | None,
-    tier: Tier | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Select[*tuple[Any, ...]]:
-    if status is not None:
-        stmt = stmt.where(HitRow.review_status == status.value)
-    if bank is not None:
-        stmt = stmt.where(BankRow.name == bank)
-    if tier is not None:
-        stmt = stmt.where(HitRow.tier == tier.value)
-    if since is not None:
-        stmt = stmt.where(HitRow.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(HitRow.created_at < until)
+def hit_filter(stmt: Select[*tuple[Any, ...]], where: HitFilter) -> Select[*tuple[Any, ...]]:
+    """``stmt`` restricted to the hits ``where`` covers. ``stmt`` must join ``hits``,
+    ``entries``, ``banks``, ``sightings`` and (outer) ``channels``."""
+    if where.statuses:
+        stmt = stmt.where(HitRow.review_status.in_([s.value for s in where.statuses]))
+    if where.banks:
+        stmt = stmt.where(BankRow.name.in_(where.banks))
+    if where.channels:
+        stmt = stmt.where(ChannelRow.telegram_id.in_(where.channels))
+    if where.tiers:
+        stmt = stmt.where(HitRow.tier.in_([t.value for t in where.tiers]))
+    if where.hash_types:
+        stmt = stmt.where(HitRow.hash_type.in_([h.value for h in where.hash_types]))
+    if where.case_id is not None:
+        stmt = stmt.where(EntryRow.case_id == where.case_id)
+    if where.since is not None:
+        stmt = stmt.where(HitRow.created_at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(HitRow.created_at < where.until)
+    if where.min_distance is not None:
+        stmt = stmt.where(HitRow.distance >= where.min_distance)
+    if where.max_distance is not None:
+        stmt = stmt.where(HitRow.distance <= where.max_distance)
+    if where.reported is not None:
+        reported = exists().where(TakedownRow.sighting_id == HitRow.sighting_id)
+        stmt = stmt.where(reported if where.reported else ~reported)
     return stmt
 
 
-def _hit(row: RowMapping) -> Hit:
-    source = SightingSource(
+def source_of(row: RowMapping) -> SightingSource:
+    """The ``SightingSource`` of a row with the sightings columns and ``chat_title`` and
+    ``chat_username`` (from ``channels``)."""
+    return SightingSource(
         kind=SourceKind(row["source_kind"]),
         key=row["source_key"],
         path=row["path"],
@@ -549,6 +565,10 @@ def _hit(row: RowMapping) -> Hit:
         forward_message_id=row["forward_message_id"],
         forward_from_name=row["forward_from_name"],
     )
+
+
+def hit_row(row: RowMapping) -> Hit:
+    """The ``Hit`` of a row of ``hits_query()``."""
     return Hit(
         id=row["id"],
         sighting_id=row["sighting_id"],
@@ -565,7 +585,7 @@ def _hit(row: RowMapping) -> Hit:
         label=row["label"],
         entry_value=row["entry_value"],
         query_value=row["query_value"],
-        source=source,
+        source=source_of(row),
         reviewed_by=row["reviewed_by"],
         reviewed_at=row["reviewed_at"],
         review_note=row["review_note"],

@@ -256,6 +256,39 @@ class TelegramMixin(StoreBase):
         )
         return int(row.id), True
 
+    async def chat_ids_for(self, text: str) -> list[int]:
+        """The Telegram chat ids (Bot-API form) ``text`` names: an id, @username, t.me link,
+        an allow-list reference, or an exact title (case-insensitive) of a channel seen or
+        watched. ``NotFound`` if none; a title shared by several channels names them all."""
+        wanted = text.strip()
+        try:
+            parsed: ChannelRef | None = parse_ref(wanted)
+        except InputError:
+            parsed = None
+        if parsed is not None and parsed.kind is RefKind.ID:
+            return [int(parsed.value)]
+        seen = [func.lower(ChannelRow.title) == wanted.lower()]
+        watched = [func.lower(WatchedChannelRow.title) == wanted.lower()]
+        if parsed is not None:
+            watched.append(WatchedChannelRow.ref == str(parsed))
+            if parsed.kind is RefKind.USERNAME:
+                seen.append(func.lower(ChannelRow.username) == parsed.value)
+                watched.append(func.lower(WatchedChannelRow.username) == parsed.value)
+        async with self._tx(write=False) as conn:
+            found = set(
+                (await conn.execute(select(ChannelRow.telegram_id).where(or_(*seen)))).scalars()
+            )
+            found.update(
+                i
+                for i in (
+                    await conn.execute(select(WatchedChannelRow.telegram_id).where(or_(*watched)))
+                ).scalars()
+                if i is not None
+            )
+        if not found:
+            raise NotFound(f"no channel seen or watched matches {wanted!r}")
+        return sorted(found)
+
     async def _find_watched(self, conn: AsyncConnection, text: str) -> Any:
         """The entry ``text`` names (enabled entries first); ``NotFound`` naming it otherwise."""
         wanted = text.strip()

@@ -19,6 +19,7 @@ from monitor.domain import (
     Tier,
     Variant,
 )
+from monitor.store import Store
 
 
 def hex_of(seed: object, hash_type: HashType = HashType.PDQ) -> str:
@@ -118,3 +119,14 @@ def match_for(
         case_id=entry.case_id,
         label=entry.label,
     )
+
+
+async def make_entries(store: Store, bank: str = "b", n: int = 3, start: int = 0) -> list[Entry]:
+    await store.upsert_bank(bank)
+    await store.import_entries(
+        bank,
+        [list_entry(i, case_id=f"case-{i}", label="csam") for i in range(start, start + n)],
+        source=f"{bank}.csv",
+        actor="alice",
+    )
+    return [e async for e in store.iter_entries(bank)]

@@ -12,8 +12,8 @@ from monitor.domain import Tier
 from monitor.errors import InputError, NotFound
 from monitor.logs import register_secret
 from monitor.store import Store
-from tests.integration.store.factories import match_for, signals, tg_source
-from tests.integration.store.test_sightings import count, make_entries
+from tests.integration.store.factories import make_entries, match_for, signals, tg_source
+from tests.integration.store.test_sightings import count
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 TARGETS = ("chat", "webhook")

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, Table, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.domain import ChannelState, ReviewStatus, Tier
+from monitor.domain import ChannelState, HitFilter, ReviewStatus, Tier
 from monitor.store import Store, create_engine, schema
 from monitor.telegram.refs import parse_ref
 from tests.integration.store.factories import hex_of, match_for, signals, tg_source
@@ -157,7 +157,7 @@ async def test_upgrade_from_0001_with_data_then_down_and_up_again(empty_store_ur
         assert len(before) == 2
 
         await schema.upgrade(engine)
-        assert await schema.current(engine) == "0002"
+        assert await schema.current(engine) == schema.head()
         assert await schema.check(engine) == []
         assert await hit_rows(engine) == before
         tables = set(await reflect(engine))
@@ -179,7 +179,7 @@ async def test_upgrade_from_0001_with_data_then_down_and_up_again(empty_store_ur
         assert await refuses(engine, "DELETE FROM audit_log")
 
         store = Store(engine)
-        [confirmed] = await store.list_hits(status=ReviewStatus.CONFIRMED)
+        [confirmed] = await store.list_hits(HitFilter(statuses=(ReviewStatus.CONFIRMED,)))
         assert confirmed.id == seeded[0]
         assert confirmed.source is not None
         assert confirmed.source.chat_username == "c"
@@ -244,7 +244,7 @@ async def test_upgrade_from_0001_with_data_then_down_and_up_again(empty_store_ur
         assert await refuses(engine, "DELETE FROM audit_log")
 
         await schema.upgrade(engine)
-        assert await schema.current(engine) == "0002"
+        assert await schema.current(engine) == schema.head()
         assert await schema.check(engine) == []
         assert await hit_rows(engine) == with_new_hit
         assert (await store.get_hit(result.hits[0].id)).tier == Tier.EXACT

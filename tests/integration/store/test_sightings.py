@@ -8,29 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from monitor.domain import Entry, HashType, ReviewStatus, Tier, Variant
+from monitor.domain import HashType, HitFilter, ReviewStatus, Tier, Variant
 from monitor.errors import NotFound, StoreError
 from monitor.store import Store
 from tests.integration.store.factories import (
     file_source,
-    list_entry,
+    make_entries,
     match_for,
     signals,
     tg_source,
 )
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-
-
-async def make_entries(store: Store, bank: str = "b", n: int = 3, start: int = 0) -> list[Entry]:
-    await store.upsert_bank(bank)
-    await store.import_entries(
-        bank,
-        [list_entry(i, case_id=f"case-{i}", label="csam") for i in range(start, start + n)],
-        source=f"{bank}.csv",
-        actor="alice",
-    )
-    return [e async for e in store.iter_entries(bank)]
 
 
 async def count(store: Store, table: str) -> int:
@@ -213,22 +202,27 @@ async def test_list_hits_filters_and_order(store: Store) -> None:
 
     assert ids(await store.list_hits()) == [h3.id, h2.id, h1.id]
     assert ids(await store.list_hits(limit=2)) == [h3.id, h2.id]
-    assert ids(await store.list_hits(bank="a")) == [h2.id, h1.id]
-    assert ids(await store.list_hits(tier=Tier.EXACT)) == [h3.id]
-    assert ids(await store.list_hits(status=ReviewStatus.NEW)) == [h3.id, h1.id]
-    assert ids(await store.list_hits(status=ReviewStatus.CONFIRMED)) == [h2.id]
-    assert ids(await store.list_hits(since=T0 + timedelta(hours=1))) == [h3.id, h2.id]
-    assert ids(await store.list_hits(until=T0 + timedelta(hours=1))) == [h1.id]
+    assert ids(await store.list_hits(HitFilter(banks=("a",)))) == [h2.id, h1.id]
+    assert ids(await store.list_hits(HitFilter(tiers=(Tier.EXACT,)))) == [h3.id]
+    assert ids(await store.list_hits(HitFilter(statuses=(ReviewStatus.NEW,)))) == [h3.id, h1.id]
+    assert ids(await store.list_hits(HitFilter(statuses=(ReviewStatus.CONFIRMED,)))) == [h2.id]
+    assert ids(await store.list_hits(HitFilter(since=T0 + timedelta(hours=1)))) == [h3.id, h2.id]
+    assert ids(await store.list_hits(HitFilter(until=T0 + timedelta(hours=1)))) == [h1.id]
     assert (
         ids(
             await store.list_hits(
-                bank="a", status=ReviewStatus.NEW, since=T0 - timedelta(days=1), until=T0
+                HitFilter(
+                    banks=("a",),
+                    statuses=(ReviewStatus.NEW,),
+                    since=T0 - timedelta(days=1),
+                    until=T0,
+                )
             )
         )
         == []
     )
     assert await store.count_hits() == 3
-    assert await store.count_hits(bank="a", status=ReviewStatus.NEW) == 1
+    assert await store.count_hits(HitFilter(banks=("a",), statuses=(ReviewStatus.NEW,))) == 1
 
     got = await store.get_hit(h3.id)
     assert got.source is not None
