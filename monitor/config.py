@@ -112,6 +112,17 @@ class ReportSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TakedownSettings:
+    # Seconds between re-checks of a reported message that is still up (the daemon re-checks;
+    # `monitor takedown verify` checks on demand).
+    recheck_interval: int = 3600
+    # Stop re-checking a message this many days after it was reported (it stays in reports).
+    recheck_days: int = 90
+    # Most messages re-checked in one pass (Telegram is asked 100 at a time per channel).
+    recheck_batch: int = 500
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     """A Telegram server other than Telegram's own (a test server). Empty host: Telegram's."""
 
@@ -244,6 +255,7 @@ class Settings:
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    takedown: TakedownSettings = field(default_factory=TakedownSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     source: Path | None = None  # the file these came from, if any
@@ -327,6 +339,9 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("logging", "level"): _one_of("debug", "info", "warning", "error"),
     ("logging", "format"): _one_of("auto", "console", "json"),
     ("reports", "timezone"): _timezone,
+    ("takedown", "recheck_interval"): _positive,
+    ("takedown", "recheck_days"): _positive,
+    ("takedown", "recheck_batch"): _positive,
     ("telegram", "api_id"): _non_negative,
     ("telegram", "reconcile_interval"): _positive,
     ("telegram", "initial_history_days"): _non_negative,

@@ -35,6 +35,8 @@ from monitor.config import Settings
 from monitor.domain import (
     ChannelRef,
     Match,
+    RecheckResult,
+    RecheckTarget,
     RecordResult,
     RefKind,
     SightingSource,
@@ -48,11 +50,13 @@ from monitor.matching import Matcher
 from monitor.pipeline import Hasher, Pipeline
 from monitor.runtime import current_actor, load_matcher
 from monitor.store import Store
+from monitor.takedown import PassResult, recheck_pass
 from monitor.telegram.channels import AllowList, access_outcome
-from monitor.telegram.errors import fatal_auth_reason, revoked_error
+from monitor.telegram.errors import SessionEnded, fatal_auth_reason, revoked_error
 from monitor.telegram.flood import FloodControl, FloodWaitTooLong
 from monitor.telegram.media import media_ref
 from monitor.telegram.processor import MessageProcessor, WorkItem
+from monitor.telegram.recheck import recheck_messages
 from monitor.telegram.reconciler import Reconciler
 from monitor.telegram.sources import Chat, chat_id_of
 
@@ -62,6 +66,8 @@ log = get_logger(__name__)
 # move on. Transient failures (network, database, flood waits) are never given up.
 MAX_ATTEMPTS = 3
 CURSOR_COMMIT_INTERVAL = 1.0
+# Longest sleep between looks for reported messages due a re-check.
+TAKEDOWN_POLL = 60.0
 
 
 class AlertingRecorder:
@@ -184,6 +190,32 @@ class Daemon:
             await self.dispatcher.run_once()
         return count
 
+    async def verify_takedowns(
+        self, hit_ids: Sequence[int] = (), *, everything: bool = False
+    ) -> PassResult:
+        """Re-check reported messages now: those of ``hit_ids``, or every one not known
+        removed (``everything``), or those due. Connects, checks, records, disconnects."""
+        result = PassResult()
+        async with self._running("verify"):
+            result = await self.recheck_takedowns(hit_ids, everything=everything)
+        return result
+
+    async def recheck_takedowns(
+        self, hit_ids: Sequence[int] = (), *, everything: bool = False
+    ) -> PassResult:
+        """One re-check pass on a connected client (see ``monitor.takedown.recheck_pass``)."""
+        return await recheck_pass(
+            self.store,
+            self._check_messages,
+            self.settings.takedown,
+            actor=self._actor,
+            hit_ids=hit_ids,
+            everything=everything,
+        )
+
+    async def _check_messages(self, targets: Sequence[RecheckTarget]) -> list[RecheckResult]:
+        return await recheck_messages(self.client, targets, flood=self.flood)
+
     def _find_chat(self, ref: ChannelRef) -> Chat:
         for entry in self.allow.entries:
             same = (
@@ -238,6 +270,7 @@ class Daemon:
         await self.reconciler.reconcile_all()
         await self._drain(limit=None)
         await self.reconciler.commit_cursors()
+        await self.recheck_takedowns()
         await self.dispatcher.run_once()
 
     async def _run_forever(self) -> None:
@@ -249,6 +282,7 @@ class Daemon:
             asyncio.create_task(self._commit_loop(), name="cursors"),
             asyncio.create_task(self.dispatcher.run(self.stop), name="alerts"),
             asyncio.create_task(self._connection_loop(), name="connection"),
+            asyncio.create_task(self._takedown_loop(), name="takedowns"),
         ]
         self.ready.set()
         try:
@@ -328,7 +362,7 @@ class Daemon:
         log.info("daemon_stopped", **{k: v for k, v in sorted(self.counters.items())})
 
     async def _raise_fatal(self, exc: BaseException) -> None:
-        reason = fatal_auth_reason(exc)
+        reason = exc.reason if isinstance(exc, SessionEnded) else fatal_auth_reason(exc)
         if reason:
             await self._mark_revoked(reason)
             raise revoked_error(self.settings.telegram.session, reason) from None
@@ -478,6 +512,22 @@ class Daemon:
             self._reconcile_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), timeout=interval)
+
+    async def _takedown_loop(self) -> None:
+        """Re-check reported messages as they fall due; a failed pass is logged and retried."""
+        poll = min(float(self.settings.takedown.recheck_interval), TAKEDOWN_POLL)
+        while not self.stop.is_set():
+            try:
+                await self.recheck_takedowns()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, SessionEnded) or fatal_auth_reason(exc):
+                    self._set_fatal(exc)
+                    return
+                log.exception("takedown_recheck_failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=poll)
 
     async def _commit_loop(self) -> None:
         while not self.stop.is_set():

@@ -63,6 +63,7 @@ class _Injection:
     code: int
     message: str
     times: int
+    after: int = 0  # calls let through before the first failure
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -373,6 +374,14 @@ class World:
         record.edit_date = now()
         self._emit(channel, "edit", [msg_id], push=push)
 
+    def remove_message_media(self, channel: ChannelRecord, msg_id: int, push: bool = True) -> None:
+        """Take a post's media away, keeping the message (its caption stays as text), as an
+        edit."""
+        record = channel.messages[msg_id]
+        record.media = None
+        record.edit_date = now()
+        self._emit(channel, "edit", [msg_id], push=push)
+
     def edit_message_text(
         self, channel: ChannelRecord, msg_id: int, text: str, push: bool = True
     ) -> None:
@@ -505,14 +514,19 @@ class World:
 
     # region scenario: errors and accounting
 
-    def flood_wait(self, method: str, seconds: int, times: int = 1) -> None:
+    def flood_wait(self, method: str, seconds: int, times: int = 1, *, after: int = 0) -> None:
         """The next ``times`` calls of ``method`` (e.g. ``"upload.getFile"``) get
-        ``420 FLOOD_WAIT_<seconds>``."""
-        self.fail_next(method, 420, f"FLOOD_WAIT_{seconds}", times)
+        ``420 FLOOD_WAIT_<seconds>`` (after letting ``after`` calls through)."""
+        self.fail_next(method, 420, f"FLOOD_WAIT_{seconds}", times, after=after)
 
-    def fail_next(self, method: str, code: int, message: str, times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` get ``rpc_error{code, message}``."""
-        self._injections.setdefault(method, []).append(_Injection(code, message, times))
+    def fail_next(
+        self, method: str, code: int, message: str, times: int = 1, *, after: int = 0
+    ) -> None:
+        """The next ``times`` calls of ``method`` get ``rpc_error{code, message}``; with
+        ``after``, that many calls are answered normally first."""
+        self._injections.setdefault(method, []).append(
+            _Injection(code, message, times, after=after)
+        )
 
     def lose_next_answer(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` are carried out, but the connection is then
@@ -532,6 +546,9 @@ class World:
         if not queue:
             return None
         injection = queue[0]
+        if injection.after > 0:
+            injection.after -= 1
+            return None
         injection.times -= 1
         if injection.times <= 0:
             queue.pop(0)
