@@ -14,7 +14,20 @@ from collections.abc import Sequence
 
 import typer
 
-from monitor.cli import account, channels, db, demo, hashcmd, hits, lists, runcmd, scancmd
+from monitor.cli import (
+    account,
+    channels,
+    db,
+    demo,
+    hashcmd,
+    hits,
+    lists,
+    report,
+    runcmd,
+    scancmd,
+    stats,
+    takedown,
+)
 from monitor.cli.state import CliState
 from monitor.errors import MonitorError
 
@@ -67,7 +80,16 @@ app.command("whoami", help="Who the stored Telegram session is signed in as.")(a
 app.add_typer(
     lists.app, name="lists", help="Hash lists (banks): import, inspect, withdraw, export."
 )
-app.add_typer(hits.app, name="hits", help="Hits found so far.")
+app.command("report", help="Export hits per channel to CSV, JSON or a self-contained HTML page.")(
+    report.report
+)
+app.command("stats", help="Counts: hits, channels, coverage, flood waits, takedowns.")(stats.stats)
+app.add_typer(hits.app, name="hits", help="Hits found so far: list, show, review.")
+app.add_typer(
+    takedown.app,
+    name="takedown",
+    help="Takedowns: mark hits reported, list them, re-check removal on Telegram.",
+)
 app.add_typer(channels.app, name="channels", help="The allow-list of Telegram channels to watch.")
 app.add_typer(db.app, name="db", help="Database schema (Alembic migrations).")
 

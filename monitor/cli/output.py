@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.domain import Signals, jsonable
+from monitor.reports.csv_report import guard
 
 
 def signals_json(signals: Signals) -> dict[str, Any]:
@@ -36,11 +37,11 @@ def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], stream:
 
 
 def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
+    """A CSV cell: ISO 8601 times, and text that a spreadsheet would run as a formula (a
+    channel titled ``=HYPERLINK(...)``) made inert (see ``monitor.reports.csv_report``)."""
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    return guard(value)
 
 
 def table(

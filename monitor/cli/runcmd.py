@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 
 import typer
 
-from monitor.cli.hits import parse_when
+from monitor.cli.filters import parse_when
 from monitor.cli.state import run, state_of
 from monitor.config import Settings
 from monitor.daemon import Daemon, RunSummary
 from monitor.domain import jsonable
 from monitor.errors import InputError
 from monitor.logs import get_logger
+from monitor.matching import Matcher
 from monitor.pipeline import PoolHasher
 from monitor.runtime import load_matcher, open_store
 from monitor.telegram.client import build_client, open_session
@@ -66,7 +67,7 @@ def backfill(
         raise InputError("--until must be after --since")
 
     async def go() -> int:
-        async with _daemon(state.settings, live=False) as daemon:
+        async with daemon_for(state.settings, live=False) as daemon:
             return await daemon.backfill(channel, start, end)
 
     count = run(go())
@@ -74,7 +75,7 @@ def backfill(
 
 
 async def _run(settings: Settings, *, once: bool) -> RunSummary:
-    async with _daemon(settings, live=not once) as daemon:
+    async with daemon_for(settings, live=not once) as daemon:
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM)
         for sig in signals:
@@ -89,14 +90,21 @@ async def _run(settings: Settings, *, once: bool) -> RunSummary:
 
 
 @asynccontextmanager
-async def _daemon(settings: Settings, *, live: bool) -> AsyncIterator[Daemon]:
+async def daemon_for(
+    settings: Settings, *, live: bool, matching: bool = True
+) -> AsyncIterator[Daemon]:
     """A daemon on the configured store, session and server. Without ``live`` the client
-    receives no updates (one pass, backfill): history requests only."""
+    receives no updates (one pass, backfill, re-checks): history requests only. Without
+    ``matching`` no hash list is loaded and nothing is hashed (takedown re-checks)."""
     tg = settings.telegram
     async with open_store(settings) as store:
         session = await open_session(store, settings.telegram, persist_updates=live)
         client = build_client(tg, session, receive_updates=live, catch_up=live)
-        matcher = await load_matcher(store)
-        log.info("hash_lists_loaded", **jsonable(matcher.stats()))
-        with PoolHasher(settings.hashing, workers=tg.hash_workers or None) as hasher:
+        if matching:
+            matcher = await load_matcher(store)
+            log.info("hash_lists_loaded", **jsonable(matcher.stats()))
+        else:
+            matcher = Matcher()
+        workers = (tg.hash_workers or None) if matching else 0
+        with PoolHasher(settings.hashing, workers=workers) as hasher:
             yield Daemon(settings, store, client, hasher, matcher, session_flush=session.flush)

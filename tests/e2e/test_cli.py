@@ -219,7 +219,7 @@ def test_scan_records_hits_once_and_prints_json(cli: Run, tmp_path: Path) -> Non
     assert "trimmed+flip_h" in out
     assert "copy.jpg" in out
     code, out, _ = cli("hits", "show", hit_id, "--json")
-    assert json.loads(out)["case_id"] == "K-9"
+    assert json.loads(out)["hit"]["case_id"] == "K-9"
     code, _, err = cli("hits", "show", "999999")
     assert code == 6
     assert "999999" in err
