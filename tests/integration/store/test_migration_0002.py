@@ -14,7 +14,14 @@ from sqlalchemy import MetaData, Table, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.domain import ChannelState, HitFilter, ReviewStatus, Tier
+from monitor.domain import (
+    ChannelState,
+    CheckOutcome,
+    HitFilter,
+    RecheckResult,
+    ReviewStatus,
+    Tier,
+)
 from monitor.store import Store, create_engine, schema
 from monitor.telegram.refs import parse_ref
 from tests.integration.store.factories import hex_of, match_for, signals, tg_source
@@ -28,6 +35,8 @@ NEW_TABLES = {
     "flood_waits",
     "alert_deliveries",
 }
+# Revision 0003 (review and takedown), which the upgrade to head brings too.
+TABLES_0003 = {"suppressions", "takedowns", "takedown_checks"}
 
 
 async def reflect(engine: AsyncEngine) -> dict[str, Table]:
@@ -212,6 +221,20 @@ async def test_upgrade_from_0001_with_data_then_down_and_up_again(empty_store_ur
         )
         await store.save_entities("default", [(1, 2, "u", None, None, None)])
         await store.record_flood_wait("default", "GetHistoryRequest", 3)
+        # ... and of 0003: a review with suppression, a takedown and a re-check.
+        await store.review_hits(
+            [result.hits[0].id], ReviewStatus.FALSE_POSITIVE, actor="kim", suppress_reason="meme"
+        )
+        await store.review_hits([result.hits[0].id], ReviewStatus.CONFIRMED, actor="kim")
+        [takedown] = await store.mark_reported(
+            [result.hits[0].id], reported_to="Telegram", reference=None, actor="park"
+        )
+        await store.record_checks(
+            [RecheckResult(takedown.sighting_id, CheckOutcome.DELETED, takedown.reported_at)],
+            checked_by="daemon",
+        )
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM v_hits"))).scalar() == 3
         with_new_hit = await hit_rows(engine)
         assert len(with_new_hit) == 3
 
@@ -219,7 +242,7 @@ async def test_upgrade_from_0001_with_data_then_down_and_up_again(empty_store_ur
         assert await schema.current(engine) == "0001"
         assert await hit_rows(engine) == with_new_hit
         tables = set(await reflect(engine))
-        assert not tables & NEW_TABLES
+        assert not tables & (NEW_TABLES | TABLES_0003)
         assert "_hits_set_aside" not in tables
         assert not {"cursor", "last_message_at", "last_reconciled_at"} & await columns(
             engine, "channels"
