@@ -44,9 +44,15 @@ def demo(
     _print_summary(out, summary)
     hits = run(_hits(settings))
     render_hits(out, hits, settings.reports.timezone)
+    first = hits[-1].id if hits else 1
+    m = f"monitor --config {files.config}"
     out.print(
         "\nEvery copy of a reported image was found; the unrelated images were not.\n"
-        f"Explore further with:  monitor --config {files.config} hits list --format json",
+        "Explore further (docs/analysts.md walks through it):\n"
+        f"  {m} hits show {first}\n"
+        f"  {m} hits review {first} --confirm --note 'checked' --by you\n"
+        f"  {m} report --since 2000-01-01 --format html -o {files.config.parent}/report.html\n"
+        f"  {m} stats",
         markup=False,
         highlight=False,
     )
