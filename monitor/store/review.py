@@ -19,7 +19,7 @@ from monitor.domain import (
     ReviewStatus,
 )
 from monitor.errors import InputError, NotFound
-from monitor.store._base import IN_CHUNK, StoreBase, chunks, sample
+from monitor.store._base import IN_CHUNK, StoreBase, chunks
 from monitor.store.models import (
     AuditRow,
     BankRow,
@@ -33,7 +33,7 @@ from monitor.store.models import (
     utcnow,
 )
 from monitor.store.results import EntryEventKind
-from monitor.store.sightings import audit_entry, hit_row, hits_query, source_of
+from monitor.store.sightings import audit_entry, hit_row, hits_by_id, hits_query, source_of
 from monitor.store.takedowns import checks_of, takedowns_of
 
 
@@ -76,10 +76,7 @@ class ReviewMixin(StoreBase):
             raise InputError("no hit ids given")
         now = at or utcnow()
         async with self._tx(write=True) as conn:
-            rows = await _hit_rows(conn, ids)
-            missing = [str(i) for i in ids if i not in rows]
-            if missing:
-                raise NotFound(f"no hit with id {sample(missing)}; nothing was changed")
+            rows = await hits_by_id(conn, ids, unchanged="nothing was changed")
             changed: list[int] = []
             updated: list[int] = []
             for hit_id in ids:
@@ -323,19 +320,6 @@ class ReviewMixin(StoreBase):
                 checks=tuple(await checks_of(conn, hit.sighting_id)),
                 suppressed=suppressed,
             )
-
-
-async def _hit_rows(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    found: dict[int, dict[str, Any]] = {}
-    for some in chunks(list(ids), IN_CHUNK):
-        rows = await conn.execute(
-            select(HitRow.id, HitRow.review_status, HitRow.entry_id, SightingRow.media_id)
-            .join(SightingRow, SightingRow.id == HitRow.sighting_id)
-            .where(HitRow.id.in_(some))
-        )
-        for row in rows:
-            found[row.id] = dict(row._mapping)
-    return found
 
 
 async def _history(conn: AsyncConnection, hit_id: int) -> list[AuditEntry]:

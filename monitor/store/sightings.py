@@ -27,7 +27,7 @@ from monitor.domain import (
     Variant,
 )
 from monitor.errors import InputError, NotFound, StoreError
-from monitor.store._base import StoreBase
+from monitor.store._base import IN_CHUNK, StoreBase, chunks, sample
 from monitor.store.models import (
     ALERT_TARGETS,
     AlertDeliveryRow,
@@ -590,3 +590,29 @@ def hit_row(row: RowMapping) -> Hit:
         reviewed_at=row["reviewed_at"],
         review_note=row["review_note"],
     )
+
+
+async def hits_by_id(
+    conn: AsyncConnection, ids: Sequence[int], *, unchanged: str
+) -> dict[int, RowMapping]:
+    """Each hit's id, review status, entry, sighting and media, by id; ``NotFound`` naming the
+    missing ids (the message ends with ``unchanged``, e.g. "nothing was changed")."""
+    found: dict[int, RowMapping] = {}
+    for some in chunks(list(ids), IN_CHUNK):
+        rows = await conn.execute(
+            select(
+                HitRow.id,
+                HitRow.review_status,
+                HitRow.entry_id,
+                HitRow.sighting_id,
+                SightingRow.media_id,
+            )
+            .join(SightingRow, SightingRow.id == HitRow.sighting_id)
+            .where(HitRow.id.in_(some))
+        )
+        for row in rows:
+            found[row.id] = row._mapping
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"no hit with id {sample(missing)}; {unchanged}")
+    return found

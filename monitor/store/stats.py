@@ -165,6 +165,9 @@ class Stats:
     removal_by_recipient: tuple[RemovalStats, ...]
 
 
+HitDimension = Literal["day", "channel", "bank", "status", "tier"]
+
+
 @dataclass(frozen=True, slots=True)
 class RemovalSummary:
     by_channel: tuple[RemovalStats, ...]
@@ -204,60 +207,33 @@ class StatsMixin(StoreBase):
     # ``where`` selects the hits as for ``list_hits``; ``since``/``until``, when given, replace
     # its period (a shorthand for the common case).
 
-    async def hits_by_day(
+    async def hits_by(
         self,
+        dimension: HitDimension,
         where: HitFilter | None = None,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Count]:
-        """Hits per UTC day (key ``YYYY-MM-DD``), days with hits only, oldest first."""
-        async with self._tx(write=False) as conn:
-            return await self._by_day(conn, _where(where, since, until))
+        """Hits counted by one dimension:
 
-    async def hits_by_channel(
-        self,
-        where: HitFilter | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Count]:
-        """Hits per channel (key: ``channel_label``; NO_CHANNEL for files), most first."""
+        - ``day``: per UTC day (key ``YYYY-MM-DD``), days with hits only, oldest first;
+        - ``channel``: key ``channel_label`` (NO_CHANNEL for files), most first;
+        - ``bank``: banks with hits, most first;
+        - ``status``: all four review statuses in ``ReviewStatus`` order, zeros included;
+        - ``tier``: all three tiers, strongest first, zeros included.
+        """
+        counters = {
+            "day": self._by_day,
+            "channel": self._by_channel,
+            "bank": self._by_bank,
+            "status": self._by_status,
+            "tier": self._by_tier,
+        }
+        if dimension not in counters:
+            raise InputError(f"cannot count hits by {dimension!r}; use {', '.join(counters)}")
         async with self._tx(write=False) as conn:
-            return await self._by_channel(conn, _where(where, since, until))
-
-    async def hits_by_bank(
-        self,
-        where: HitFilter | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Count]:
-        """Hits per bank (banks with hits), most first."""
-        async with self._tx(write=False) as conn:
-            return await self._by_bank(conn, _where(where, since, until))
-
-    async def hits_by_status(
-        self,
-        where: HitFilter | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Count]:
-        """Hits per review status: all four, in ``ReviewStatus`` order, zeros included."""
-        async with self._tx(write=False) as conn:
-            return await self._by_status(conn, _where(where, since, until))
-
-    async def hits_by_tier(
-        self,
-        where: HitFilter | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[Count]:
-        """Hits per tier: all three, strongest first, zeros included."""
-        async with self._tx(write=False) as conn:
-            return await self._by_tier(conn, _where(where, since, until))
+            return await counters[dimension](conn, _where(where, since, until))
 
     async def top_channels(
         self,

@@ -29,7 +29,7 @@ from monitor.domain import (
     Takedown,
     TakedownCheck,
 )
-from monitor.errors import InputError, NotFound
+from monitor.errors import InputError
 from monitor.store._base import IN_CHUNK, StoreBase, chunks, sample
 from monitor.store.models import (
     ChannelRow,
@@ -39,6 +39,7 @@ from monitor.store.models import (
     TakedownRow,
     utcnow,
 )
+from monitor.store.sightings import hits_by_id
 
 RECIPIENT_MAX = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,17 +75,7 @@ class TakedownsMixin(StoreBase):
             raise InputError("no hit ids given")
         now = at or utcnow()
         async with self._tx(write=True) as conn:
-            hits: dict[int, RowMapping] = {}
-            for some in chunks(ids, IN_CHUNK):
-                for row in await conn.execute(
-                    select(HitRow.id, HitRow.sighting_id, HitRow.review_status).where(
-                        HitRow.id.in_(some)
-                    )
-                ):
-                    hits[row.id] = row._mapping
-            missing = [str(i) for i in ids if i not in hits]
-            if missing:
-                raise NotFound(f"no hit with id {sample(missing)}; nothing was marked")
+            hits = await hits_by_id(conn, ids, unchanged="nothing was marked")
             rejected = [
                 str(i) for i in ids if hits[i]["review_status"] == ReviewStatus.FALSE_POSITIVE.value
             ]

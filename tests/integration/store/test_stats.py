@@ -155,7 +155,7 @@ async def world(store: Store) -> World:
 
 async def test_hits_per_day_are_utc_days_around_midnight(store: Store) -> None:
     await world(store)
-    assert await store.hits_by_day() == [
+    assert await store.hits_by("day") == [
         Count("2024-06-01", 1),
         Count("2024-06-02", 3),
         Count("2024-06-03", 1),
@@ -166,7 +166,7 @@ async def test_hits_per_day_ignore_the_postgresql_session_time_zone(
     store: Store, backend: str
 ) -> None:
     await world(store)
-    expected = await store.hits_by_day()
+    expected = await store.hits_by("day")
     if backend != "postgresql":
         pytest.skip("only PostgreSQL has a session time zone")
     url = store.engine.url.render_as_string(hide_password=False)
@@ -174,9 +174,14 @@ async def test_hits_per_day_ignore_the_postgresql_session_time_zone(
         engine = create_async_engine(url, connect_args={"server_settings": {"timezone": zone}})
         shifted = Store(engine, owns_engine=True)
         try:
-            assert await shifted.hits_by_day() == expected
+            assert (
+                await shifted.hits_by(
+                    "day",
+                )
+                == expected
+            )
             # The period bounds too are instants, not wall times of the session.
-            assert await shifted.hits_by_day(since=MIDNIGHT, until=MIDNIGHT + timedelta(1)) == [
+            assert await shifted.hits_by("day", since=MIDNIGHT, until=MIDNIGHT + timedelta(1)) == [
                 Count("2024-06-02", 3)
             ]
         finally:
@@ -185,19 +190,19 @@ async def test_hits_per_day_ignore_the_postgresql_session_time_zone(
 
 async def test_hits_by_status_tier_bank_channel(store: Store) -> None:
     await world(store)
-    assert await store.hits_by_status() == [
+    assert await store.hits_by("status") == [
         Count("new", 3),
         Count("confirmed", 1),
         Count("false_positive", 1),
         Count("needs_info", 0),
     ]
-    assert await store.hits_by_tier() == [
+    assert await store.hits_by("tier") == [
         Count("exact", 1),
         Count("near-exact", 3),
         Count("match", 1),
     ]
-    assert await store.hits_by_bank() == [Count("b", 4), Count("c", 1)]
-    assert await store.hits_by_channel() == [
+    assert await store.hits_by("bank") == [Count("b", 4), Count("c", 1)]
+    assert await store.hits_by("channel") == [
         Count(ALPHA_LABEL, 2),
         Count(BETA_LABEL, 2),
         Count(NO_CHANNEL, 1),
@@ -207,37 +212,37 @@ async def test_hits_by_status_tier_bank_channel(store: Store) -> None:
 async def test_the_period_is_since_inclusive_until_exclusive(store: Store) -> None:
     await world(store)
     period = {"since": MIDNIGHT, "until": datetime(2024, 6, 3, 5, tzinfo=UTC)}
-    assert await store.hits_by_day(**period) == [Count("2024-06-02", 3)]
-    assert await store.hits_by_status(**period) == [
+    assert await store.hits_by("day", **period) == [Count("2024-06-02", 3)]
+    assert await store.hits_by("status", **period) == [
         Count("new", 1),
         Count("confirmed", 1),
         Count("false_positive", 1),
         Count("needs_info", 0),
     ]
-    assert await store.hits_by_bank(**period) == [Count("b", 2), Count("c", 1)]
-    assert await store.hits_by_channel(**period) == [Count(BETA_LABEL, 2), Count(ALPHA_LABEL, 1)]
+    assert await store.hits_by("bank", **period) == [Count("b", 2), Count("c", 1)]
+    assert await store.hits_by("channel", **period) == [Count(BETA_LABEL, 2), Count(ALPHA_LABEL, 1)]
     # Just one microsecond earlier takes the hit before midnight in.
-    assert await store.hits_by_day(since=JUST_BEFORE, until=MIDNIGHT) == [Count("2024-06-01", 1)]
-    assert await store.hits_by_day(until=JUST_BEFORE) == []
+    assert await store.hits_by("day", since=JUST_BEFORE, until=MIDNIGHT) == [Count("2024-06-01", 1)]
+    assert await store.hits_by("day", until=JUST_BEFORE) == []
 
 
 async def test_hit_counts_take_the_hit_filter(store: Store) -> None:
     await world(store)
-    assert await store.hits_by_day(HitFilter(statuses=(ReviewStatus.NEW,))) == [
+    assert await store.hits_by("day", HitFilter(statuses=(ReviewStatus.NEW,))) == [
         Count("2024-06-01", 1),
         Count("2024-06-02", 1),
         Count("2024-06-03", 1),
     ]
-    assert await store.hits_by_channel(HitFilter(banks=("c",))) == [Count(BETA_LABEL, 1)]
-    assert await store.hits_by_bank(HitFilter(channels=(ALPHA,))) == [Count("b", 2)]
-    assert await store.hits_by_tier(HitFilter(channels=(BETA,), banks=("b",))) == [
+    assert await store.hits_by("channel", HitFilter(banks=("c",))) == [Count(BETA_LABEL, 1)]
+    assert await store.hits_by("bank", HitFilter(channels=(ALPHA,))) == [Count("b", 2)]
+    assert await store.hits_by("tier", HitFilter(channels=(BETA,), banks=("b",))) == [
         Count("exact", 0),
         Count("near-exact", 1),
         Count("match", 0),
     ]
     # since/until replace the filter's period.
     where = HitFilter(since=JUST_BEFORE, until=MIDNIGHT)
-    assert await store.hits_by_status(where, until=MIDNIGHT + timedelta(1)) == [
+    assert await store.hits_by("status", where, until=MIDNIGHT + timedelta(1)) == [
         Count("new", 2),
         Count("confirmed", 1),
         Count("false_positive", 1),
@@ -485,11 +490,11 @@ async def test_stats_puts_everything_together(store: Store) -> None:
     stats = await store.stats(top=1, now=now)
     assert (stats.generated_at, stats.since, stats.until) == (now, None, None)
     assert stats.total_hits == 6
-    assert stats.by_status == tuple(await store.hits_by_status())
-    assert stats.by_tier == tuple(await store.hits_by_tier())
-    assert stats.by_bank == tuple(await store.hits_by_bank())
-    assert stats.by_day == tuple(await store.hits_by_day())
-    assert stats.by_channel == tuple(await store.hits_by_channel())
+    assert stats.by_status == tuple(await store.hits_by("status"))
+    assert stats.by_tier == tuple(await store.hits_by("tier"))
+    assert stats.by_bank == tuple(await store.hits_by("bank"))
+    assert stats.by_day == tuple(await store.hits_by("day"))
+    assert stats.by_channel == tuple(await store.hits_by("channel"))
     assert stats.top_channels == tuple(await store.top_channels(limit=1))
     assert stats.shared_media == tuple(await store.media_in_several_channels(limit=1))
     assert stats.coverage == await store.coverage(now=now)
