@@ -16,7 +16,6 @@ from monitor.config import Settings
 from monitor.domain import (
     Hit,
     HitEvidence,
-    HitFilter,
     ReviewResult,
     ReviewStatus,
     SightingSource,
@@ -119,8 +118,8 @@ def list_hits(
                 reported=reported,
             )
             hits = await store.list_hits(where, limit=limit, oldest_first=oldest_first)
-            total = len(hits) if limit is None or len(hits) < limit else await _count(store, where)
-            return hits, total
+            full = limit is None or len(hits) < limit
+            return hits, len(hits) if full else await store.count_hits(where)
 
     hits, total = run(go())
     if fmt == "json":
@@ -135,10 +134,6 @@ def list_hits(
                 f"{len(hits)} of {total} hits shown; use --limit, filters, or --format csv.",
                 highlight=False,
             )
-
-
-async def _count(store: Any, where: HitFilter) -> int:
-    return int(await store.count_hits(where))
 
 
 def render_hits(console: Console, hits: list[Hit], tz: str) -> None:
