@@ -74,6 +74,33 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoSettings:
+    """Video and animation hashing (MP4, MOV, WebM, GIF, animated WebP): caps and frame sampling."""
+
+    # Largest video file, in bytes, that is read and hashed at all.
+    max_bytes: int = 100 * MiB
+    # Longest video, in seconds, that is decoded ("too_long" beyond; the container's own claim is
+    # checked before decoding, the frames' timestamps while decoding).
+    max_duration: float = 3600.0
+    # Largest frame, in pixels (width x height), that is decoded (4096 x 2160).
+    max_pixels: int = 4096 * 2160
+    # Most frames decoded from one file ("too_many_frames" beyond).
+    max_frames: int = 30_000
+    # Wall-clock seconds one file may take to decode and hash ("decode_timeout" beyond).
+    time_budget: float = 30.0
+    # Frames hashed per second of video (on top of the keyframes).
+    sample_rate: float = 1.0
+    # Most keyframes hashed besides the sampled frames (and in keyframe-only mode, in all).
+    max_keyframes: int = 300
+    # Videos up to this many seconds long are fully decoded and sampled at sample_rate; longer
+    # ones are hashed from keyframes only (a fast pass that decodes nothing else). 0: always.
+    full_decode_seconds: float = 300.0
+    # Consecutive hashed frames within this PDQ distance of a run's first frame are collapsed into
+    # it (a static shot gives one hash, with the span it covers). -1: never collapse.
+    collapse_distance: int = 8
+
+
+@dataclass(frozen=True, slots=True)
 class HashingSettings:
     # Largest media file, in bytes, that is read and hashed at all.
     max_bytes: int = 20 * MiB
@@ -87,6 +114,8 @@ class HashingSettings:
     trim_borders: bool = True
     # Pillow format names accepted for decoding; anything else is "unsupported_format".
     formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO", "HEIF")
+    # Videos and animations: see VideoSettings. (min_pdq_quality and trim_borders apply to frames.)
+    video: VideoSettings = field(default_factory=VideoSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +361,15 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("hashing", "max_bytes"): _positive,
     ("hashing", "max_pixels"): _positive,
     ("hashing", "min_pdq_quality"): _range(0, 100),
+    ("hashing.video", "max_bytes"): _positive,
+    ("hashing.video", "max_duration"): _positive,
+    ("hashing.video", "max_pixels"): _positive,
+    ("hashing.video", "max_frames"): _positive,
+    ("hashing.video", "time_budget"): _positive,
+    ("hashing.video", "sample_rate"): _positive,
+    ("hashing.video", "max_keyframes"): _positive,
+    ("hashing.video", "full_decode_seconds"): _non_negative,
+    ("hashing.video", "collapse_distance"): _range(-1, 64),
     ("matching", "pdq"): _range(0, 256),
     ("matching", "pdq_near_exact"): _range(0, 256),
     ("matching", "pdq_reoriented"): _range(0, 256),

@@ -697,3 +697,65 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHash:
+    """PDQ of one video frame, or of a run of near-identical consecutive frames collapsed into it.
+
+    Times are presentation times in seconds from the start of the video. ``timestamp`` is the
+    run's first frame (the one hashed here), ``until`` its last hashed frame (equal to
+    ``timestamp`` for a run of one), ``count`` the hashed frames in the run.
+    """
+
+    timestamp: float
+    until: float
+    pdq: str  # 64 lower-case hex, the frame as stored (no rotation or mirror variants)
+    quality: int  # PDQ quality 0-100, at least HashingSettings.min_pdq_quality
+    keyframe: bool = False  # the run's first frame is a keyframe (intra frame) of the stream
+    count: int = 1
+    trimmed_pdq: str | None = None  # PDQ with uniform borders (letterbox bars) cut away, if any
+    trimmed_quality: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSignals:
+    """Everything hashing learned about one video or animation. Never holds the bytes or pixels.
+
+    ``failure`` set means no perceptual hash (``frames`` is empty); the exact hashes still count.
+    ``truncated`` means the frames may cover only part of the video: the file ended early (or
+    well before its declared duration), or the decoder rejected damaged packets (skipped; after
+    16 decoding stops). What could be decoded was hashed; it is no failure.
+    """
+
+    sha256: str
+    md5: str
+    size_bytes: int
+    container: str | None = None  # mp4, mov, webm, matroska, gif, webp, tgs
+    mime: str | None = None  # e.g. video/mp4, image/gif
+    codec: str | None = None  # FFmpeg decoder: h264, hevc, vp9, libdav1d (AV1), gif; webp, lottie
+    duration: float | None = None  # seconds, as the container declares it (or as decoded)
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None  # average frame rate
+    rotation: int = 0  # display rotation the container asks for, in degrees; NOT applied
+    frames: tuple[FrameHash, ...] = ()  # in time order, one per run of near-identical frames
+    frames_decoded: int = 0  # frames the decoder produced
+    frames_hashed: int = 0  # frames PDQ was computed for (sampled and keyframes)
+    low_quality: int = 0  # hashed frames dropped for a PDQ quality below the minimum
+    keyframes_only: bool = False  # a long video: only its keyframes were decoded and hashed
+    truncated: bool = False
+    failure: HashFailure | None = None
+
+    @property
+    def perceptual_ok(self) -> bool:
+        return self.failure is None and bool(self.frames)
+
+    def frame_at(self, seconds: float) -> FrameHash | None:
+        """The hash that covers time ``seconds``: the last run starting at or before it."""
+        found: FrameHash | None = None
+        for frame in self.frames:
+            if frame.timestamp > seconds:
+                break
+            found = frame
+        return found

@@ -59,6 +59,14 @@ class MediaErrorReason(StrEnum):
     MIME_NOT_ALLOWED = "mime_not_allowed"  # excluded by telegram.media.mime_types
     UNAVAILABLE = "unavailable"  # the media could not be fetched (gone, no longer accessible)
     PROCESSING_ERROR = "processing_error"  # failed repeatedly for an unexpected reason (a bug)
+    # video and animations (monitor.hashing.video)
+    CORRUPT_VIDEO = "corrupt_video"  # the container or stream cannot be read, no frame decoded
+    NO_VIDEO_STREAM = "no_video_stream"  # a container without a picture track (audio only ...)
+    TOO_LONG = "too_long"  # duration cap (hashing.video.max_duration) exceeded
+    TOO_MANY_FRAMES = "too_many_frames"  # decoded-frame cap (hashing.video.max_frames) exceeded
+    DECODE_TIMEOUT = "decode_timeout"  # the per-file wall-clock budget ran out
+    LOTTIE_UNSUPPORTED = "lottie_unsupported"  # an animated sticker (.tgs): vector, not rendered
+    LOW_QUALITY = "low_quality"  # no frame reached the PDQ quality minimum (black, flat)
 
 
 class MediaError(InputError):
