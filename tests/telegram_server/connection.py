@@ -141,6 +141,7 @@ class ClientConnection:
         if self._session is None or self._session.auth_key.key_id != record.key.key_id:
             self._session = ServerSession(record.key)
         self._auth = record
+        record.used = True
         try:
             message = self._session.decrypt(packet)
         except DecryptError as e:

@@ -163,8 +163,12 @@ class Handshake:
         g_b = int.from_bytes(inner.g_b, "big")
         if not (1 < g_b < DH_PRIME - 1):
             raise HandshakeError("g_b out of range")
-        # Telethon builds the key with get_byte_array (no leading zero bytes); so must we.
-        auth_key = AuthKey(get_byte_array(pow(g_b, self._a, DH_PRIME)))
+        # The key is the 2048-bit number as 256 bytes, as Telegram makes it. Telethon drops
+        # leading zero bytes (get_byte_array): in the 1 in 256 handshakes where the number has
+        # one, its new_nonce_hash1 check fails and it makes a new key, as against Telegram.
+        # (Mirroring Telethon instead gave 255-byte keys that a StringSession pads to 256 on
+        # save: a different key on reload, and a rare "auth key not found" in the tests.)
+        auth_key = AuthKey(pow(g_b, self._a, DH_PRIME).to_bytes(256, "big"))
         return (
             DhGenOk(
                 nonce=self._nonce,

@@ -99,6 +99,9 @@ class AuthKeyRecord:
     user_id: int | None = None
     revoked: str | None = None  # an RPC error message (401) answered to every authorised call
     password_user_id: int | None = None  # passed the code, still owes the 2FA password
+    # A client sent a message under this key (a key whose handshake the client rejected, as
+    # Telethon does in 1 of 256 handshakes, is registered but never used).
+    used: bool = False
 
 
 @dataclass

@@ -169,6 +169,10 @@ class World:
         self.auth_keys[key.key_id] = record
         return record
 
+    def used_auth_keys(self) -> list[AuthKeyRecord]:
+        """The auth keys clients actually used (see ``AuthKeyRecord.used``)."""
+        return [record for record in self.auth_keys.values() if record.used]
+
     def forget_auth_key(self, user: UserRecord | None = None) -> int:
         """Forget auth keys (all, or the user's): the client's next packet gets transport -404.
 

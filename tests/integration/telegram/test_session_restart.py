@@ -70,7 +70,7 @@ async def test_restart_is_signed_in_and_resolves_channels_from_the_store(
     assert world.request_count("auth.signIn") == 1
     assert world.request_count("auth.sendCode") == 1
     assert world.request_count("contacts.resolveUsername") == 1
-    assert len(world.auth_keys) == 1  # the key made at login, reused by every start
+    assert len(world.used_auth_keys()) == 1  # the key made at login, reused by every start
 
 
 async def test_update_state_survives_a_restart(

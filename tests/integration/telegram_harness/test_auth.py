@@ -83,7 +83,7 @@ async def test_session_persists_auth_key(
         await again.connect()
         assert await again.is_user_authorized()
         assert (await again.get_me()).id == test_user.id
-        assert len(world.auth_keys) == 1
+        assert len(world.used_auth_keys()) == 1
         assert world.request_count("auth.sendCode") == 1
         await again.disconnect()
 
