@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import RowMapping
 
 from monitor.domain import (
     HashType,
     HitFilter,
     MediaKind,
-    RemovalStatus,
     ReportRow,
     ReportSummary,
     ReviewStatus,
@@ -32,19 +31,13 @@ from monitor.store.models import (
     utcnow,
 )
 from monitor.store.sightings import hit_filter
-from monitor.store.stats import HITS_JOINED, StatsMixin
+from monitor.store.stats import HITS_JOINED, REMOVAL_RANK, StatsMixin, removal_rank
 
 # Rows fetched from the database per round trip while streaming.
 STREAM_BATCH = 1_000
 
 # A message's removal status over its takedowns (one per recipient): the most advanced one.
-_RANK = {
-    RemovalStatus.UNCHECKED: 0,
-    RemovalStatus.UP: 1,
-    RemovalStatus.INACCESSIBLE: 2,
-    RemovalStatus.REMOVED: 3,
-}
-_BY_RANK = {rank: status for status, rank in _RANK.items()}
+_BY_RANK = {rank: status for status, rank in REMOVAL_RANK.items()}
 
 
 class ReportsMixin(StatsMixin):
@@ -112,12 +105,7 @@ def _report_query() -> Select[*tuple[Any, ...]]:
             TakedownRow.sighting_id,
             func.min(TakedownRow.reported_at).label("reported_at"),
             func.min(TakedownRow.removed_at).label("removed_at"),
-            func.max(
-                case(
-                    *((TakedownRow.status == s.value, literal(r)) for s, r in _RANK.items()),
-                    else_=literal(0),
-                )
-            ).label("removal_rank"),
+            func.max(removal_rank(TakedownRow.status)).label("removal_rank"),
             func.aggregate_strings(TakedownRow.reported_to, "; ").label("reported_to"),
         )
         .group_by(TakedownRow.sighting_id)

@@ -593,11 +593,9 @@ class StatsMixin(StoreBase):
         durations = (
             select(ChannelRow.telegram_id, msg.c.reported_at, msg.c.removed_at)
             .select_from(source)
-            .where(msg.c.rank == _RANK[RemovalStatus.REMOVED], msg.c.removed_at.is_not(None))
+            .where(msg.c.rank == REMOVAL_RANK[RemovalStatus.REMOVED], msg.c.removed_at.is_not(None))
         )
-        hours: dict[Any, list[float]] = {}
-        for row in await conn.execute(durations):
-            hours.setdefault(row.telegram_id, []).append(_hours(row.reported_at, row.removed_at))
+        hours = await _hours_by(conn, durations, "telegram_id")
         result = [
             _removal(
                 channel_label(row.telegram_id, row.title, row.username),
@@ -617,7 +615,7 @@ class StatsMixin(StoreBase):
         bank: str | None,
         hits: HitFilter | None = None,
     ) -> list[RemovalStats]:
-        rank = _rank(TakedownRow.status)
+        rank = removal_rank(TakedownRow.status)
         counts = _takedown_filter(
             select(TakedownRow.reported_to, *_outcome_counts(rank)),
             since,
@@ -636,9 +634,7 @@ class StatsMixin(StoreBase):
         ).where(
             TakedownRow.status == RemovalStatus.REMOVED.value, TakedownRow.removed_at.is_not(None)
         )
-        hours: dict[str, list[float]] = {}
-        for row in await conn.execute(durations):
-            hours.setdefault(row.reported_to, []).append(_hours(row.reported_at, row.removed_at))
+        hours = await _hours_by(conn, durations, "reported_to")
         result = [
             _removal(row.reported_to, row, hours.get(row.reported_to, []))
             for row in await conn.execute(counts)
@@ -657,7 +653,7 @@ class StatsMixin(StoreBase):
         msg = _messages(since, until, channel, bank, hits)
         row = (await conn.execute(select(*_outcome_counts(msg.c.rank)).select_from(msg))).one()
         durations = select(msg.c.reported_at, msg.c.removed_at).where(
-            msg.c.rank == _RANK[RemovalStatus.REMOVED], msg.c.removed_at.is_not(None)
+            msg.c.rank == REMOVAL_RANK[RemovalStatus.REMOVED], msg.c.removed_at.is_not(None)
         )
         hours = [_hours(r.reported_at, r.removed_at) for r in await conn.execute(durations)]
         return _removal(TOTAL, row, hours)
@@ -666,7 +662,7 @@ class StatsMixin(StoreBase):
 # --- helpers ------------------------------------------------------------------------------
 
 # The most telling status of a message reported to several recipients wins.
-_RANK = {
+REMOVAL_RANK = {
     RemovalStatus.UNCHECKED: 0,
     RemovalStatus.UP: 1,
     RemovalStatus.INACCESSIBLE: 2,
@@ -674,16 +670,16 @@ _RANK = {
 }
 
 
-def _rank(status: Any) -> ColumnElement[int]:
+def removal_rank(status: Any) -> ColumnElement[int]:
     return case(
-        *((status == s.value, r) for s, r in _RANK.items() if r),
+        *((status == s.value, r) for s, r in REMOVAL_RANK.items() if r),
         else_=0,
     )
 
 
 def _outcome_counts(rank: Any) -> list[ColumnElement[Any]]:
     def of(status: RemovalStatus) -> ColumnElement[Any]:
-        return func.sum(case((rank == _RANK[status], 1), else_=0)).label(status.value)
+        return func.sum(case((rank == REMOVAL_RANK[status], 1), else_=0)).label(status.value)
 
     return [func.count().label("reported"), *(of(s) for s in RemovalStatus)]
 
@@ -703,6 +699,14 @@ def _removal(key: str, row: Any, hours: Sequence[float]) -> RemovalStats:
 
 def _hours(reported_at: datetime, removed_at: datetime) -> float:
     return (removed_at - reported_at).total_seconds() / 3600
+
+
+async def _hours_by(conn: AsyncConnection, durations: Any, key: str) -> dict[Any, list[float]]:
+    """Hours from report to removal of each row of ``durations``, grouped by column ``key``."""
+    hours: dict[Any, list[float]] = {}
+    for row in await conn.execute(durations):
+        hours.setdefault(getattr(row, key), []).append(_hours(row.reported_at, row.removed_at))
+    return hours
 
 
 def _takedown_filter(
@@ -745,7 +749,7 @@ def _messages(
     hits: HitFilter | None = None,
 ) -> Any:
     """One row per reported message (sighting): first report, its best status, first removal."""
-    rank = _rank(TakedownRow.status)
+    rank = removal_rank(TakedownRow.status)
     removed_at = case(
         (TakedownRow.status == RemovalStatus.REMOVED.value, TakedownRow.removed_at),
         else_=None,
