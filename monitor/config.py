@@ -102,7 +102,7 @@ class VideoSettings:
 
 @dataclass(frozen=True, slots=True)
 class HashingSettings:
-    # Largest media file, in bytes, that is read and hashed at all.
+    # Largest image file, in bytes, that is read and hashed at all (videos: [hashing.video]).
     max_bytes: int = 20 * MiB
     # Largest image, in pixels (width x height), that is decoded: decompression-bomb guard.
     max_pixels: int = 50_000_000
@@ -126,6 +126,11 @@ class MatchingSettings:
     pdq_near_exact: int = 10
     pdq_reoriented: int = 24
     phash: int = 8
+    # Video matching: a posted video matches a listed video when at least this share of the
+    # listed video's distinct frames have a posted frame within ``pdq``...
+    video_share: float = 0.8
+    # ...or a clip of it when at least this many consecutive seconds of the posted video do.
+    clip_seconds: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +182,18 @@ class ProxySettings:
 class MediaPolicy:
     """Which Telegram media is downloaded and hashed; checked before any byte is fetched."""
 
-    # Largest media file downloaded, in bytes (Telegram reports the size before download).
+    # Largest photo, image file or static sticker downloaded, in bytes (Telegram reports the size
+    # before download).
     max_bytes: int = 20 * MiB
-    # Media kinds fetched: photo, image (an image sent as a file), sticker, animation, video.
+    # Largest video downloaded, in bytes: videos, round video messages, GIFs (which Telegram sends
+    # as MP4), video stickers, anything with a video/* MIME type. At most hashing.video.max_bytes.
+    max_video_bytes: int = 50 * MiB
+    # Media kinds fetched: photo, image (an image sent as a file), sticker (static, video and
+    # animated), animation (GIF), video (video files, video documents and round video messages).
     kinds: tuple[str, ...] = ("photo", "image", "sticker", "animation", "video")
-    # MIME types fetched for documents (photos are always JPEG).
+    # MIME types fetched for documents (photos are always JPEG). Animated stickers
+    # (application/x-tgsticker, at most 64 KiB) are fetched for their exact hashes only: vector
+    # animations are not rendered ("lottie_unsupported").
     mime_types: tuple[str, ...] = (
         "image/jpeg",
         "image/png",
@@ -194,6 +206,8 @@ class MediaPolicy:
         "video/mp4",
         "video/webm",
         "video/quicktime",
+        "video/x-matroska",
+        "application/x-tgsticker",
     )
     # Telegram media ids remembered in memory, so a forwarded copy is not fetched again.
     cache_size: int = 50_000
@@ -303,6 +317,10 @@ def _positive(v: Any) -> str | None:
     return None if v > 0 else "must be greater than 0"
 
 
+def _share(v: Any) -> str | None:
+    return None if 0 < v <= 1 else "must be more than 0 and at most 1 (a share, e.g. 0.8)"
+
+
 def _range(lo: int, hi: int) -> typing.Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         return None if lo <= v <= hi else f"must be between {lo} and {hi}"
@@ -374,6 +392,8 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("matching", "pdq_near_exact"): _range(0, 256),
     ("matching", "pdq_reoriented"): _range(0, 256),
     ("matching", "phash"): _range(0, 64),
+    ("matching", "video_share"): _share,
+    ("matching", "clip_seconds"): _positive,
     ("logging", "level"): _one_of("debug", "info", "warning", "error"),
     ("logging", "format"): _one_of("auto", "console", "json"),
     ("reports", "timezone"): _timezone,
@@ -398,6 +418,7 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("telegram.proxy", "port"): _range(0, 65535),
     ("telegram.proxy", "secret"): _hex,
     ("telegram.media", "max_bytes"): _positive,
+    ("telegram.media", "max_video_bytes"): _positive,
     ("telegram.media", "kinds"): _kinds,
     ("telegram.media", "cache_size"): _non_negative,
     ("alerts", "bot_api_url"): _http_url,
@@ -454,6 +475,12 @@ def _check_combinations(settings: Settings) -> None:
         raise ConfigError("telegram.proxy.host", f"a {proxy.type} proxy needs host and port")
     if proxy.type == "mtproxy" and not proxy.secret:
         raise ConfigError("telegram.proxy.secret", "an MTProxy needs its secret")
+    if settings.telegram.media.max_video_bytes > settings.hashing.video.max_bytes:
+        raise ConfigError(
+            "telegram.media.max_video_bytes",
+            f"must be at most hashing.video.max_bytes ({settings.hashing.video.max_bytes}): "
+            "a larger video would be downloaded and then refused",
+        )
     server = settings.telegram.server
     if server.public_key is not None and not server.host:
         raise ConfigError("telegram.server.public_key", "is only used with telegram.server.host")

@@ -17,6 +17,9 @@ class HashType(StrEnum):
     PHASH = "phash"
     MD5 = "md5"
     SHA256 = "sha256"
+    # A listed video as a set of timed frame PDQs (vPDQ style). The entry's value is the list's
+    # video id (case kept); its frames are stored with it (``Entry.frames``).
+    VPDQ = "vpdq"
 
     @property
     def bits(self) -> int:
@@ -28,10 +31,21 @@ class HashType(StrEnum):
 
     @property
     def perceptual(self) -> bool:
-        return self in (HashType.PDQ, HashType.PHASH)
+        return self in (HashType.PDQ, HashType.PHASH, HashType.VPDQ)
+
+    @property
+    def video(self) -> bool:
+        return self is HashType.VPDQ
 
 
-_BITS = {HashType.PDQ: 256, HashType.PHASH: 64, HashType.MD5: 128, HashType.SHA256: 256}
+# VPDQ: the bits of each frame hash; its value is a video id of at most 64 characters.
+_BITS = {
+    HashType.PDQ: 256,
+    HashType.PHASH: 64,
+    HashType.MD5: 128,
+    HashType.SHA256: 256,
+    HashType.VPDQ: 256,
+}
 
 
 class Variant(StrEnum):
@@ -81,6 +95,29 @@ class Tier(StrEnum):
 
 
 _TIER_RANK = {Tier.EXACT: 0, Tier.NEAR_EXACT: 1, Tier.MATCH: 2}
+
+
+class MatchKind(StrEnum):
+    """What matched what: the whole item, one frame, part of a listed video, or all of it."""
+
+    FILE = "file"  # the file's cryptographic hash (MD5, SHA-256) equals the entry
+    IMAGE = "image"  # the image's perceptual hash (PDQ, pHash) is near the entry
+    # One frame: a frame of the posted video near a listed image, or the posted image near a
+    # frame of a listed video (a still taken from it).
+    FRAME = "frame"
+    # A run of consecutive seconds of the posted video matches frames of one listed video.
+    CLIP = "clip"
+    # At least the bank's share of the listed video's distinct frames have a posted frame near.
+    VIDEO = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMatch:
+    """One matched frame pair. Times in seconds; None on the side that is a still image."""
+
+    query_ts: float | None  # in the posted video
+    entry_ts: float | None  # in the listed video
+    distance: int
 
 
 class MediaKind(StrEnum):
@@ -138,10 +175,18 @@ class Signals:
     failure: HashFailure | None = (
         None  # set when perceptual hashing failed; exact hashes still count
     )
+    video: VideoSignals | None = None  # set for videos and animations (frames instead of pdq)
 
     @property
     def perceptual_ok(self) -> bool:
+        if self.video is not None:
+            return self.video.perceptual_ok
         return self.failure is None and self.pdq is not None
+
+    @property
+    def frames(self) -> tuple[FrameHash, ...]:
+        """The timed frame hashes of a video (empty for an image)."""
+        return self.video.frames if self.video is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +205,12 @@ class Thresholds:
     pdq_near_exact: int = 10
     pdq_reoriented: int = 24  # for non-identity orientations (flips, rotations)
     phash: int = 8
+    # A video match: at least this share of a listed video's distinct frames have a posted
+    # frame within ``pdq``.
+    video_share: float = 0.8
+    # A clip match: at least this many consecutive seconds of the posted video match frames of
+    # one listed video.
+    clip_seconds: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +239,16 @@ class ListEntry:
     added_at: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)  # every other column
     line: int = 0  # where it came from, for messages
+    frames: tuple[ListFrame, ...] = ()  # VPDQ entries: the listed video's frames, time order
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ListFrame:
+    """One frame of a listed video: its time in the video and its PDQ."""
+
+    timestamp: float  # seconds from the start
+    pdq: str  # 64 lower-case hex
+    quality: int | None = None  # PDQ quality 0-100 when the list gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +266,7 @@ class Entry:
     metadata: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    frames: tuple[ListFrame, ...] = ()  # VPDQ entries: the listed video's frames, time order
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +285,13 @@ class Match:
     case_id: str | None = None
     label: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    kind: MatchKind = MatchKind.IMAGE
+    # Video and frame matches: the matched frame pairs (time order of the posted item), the
+    # share of the listed video's distinct frames matched, and the matched span of the posted
+    # video in seconds. For these ``distance`` is the median distance of the pairs.
+    frames: tuple[FrameMatch, ...] = ()
+    coverage: float | None = None
+    span: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +356,10 @@ class Hit:
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
     review_note: str | None = None
+    kind: MatchKind = MatchKind.IMAGE
+    frames: tuple[FrameMatch, ...] = ()
+    coverage: float | None = None
+    span: tuple[float, float] | None = None
 
 
 class ChannelState(StrEnum):
@@ -505,6 +578,7 @@ class HitFilter:
     channels: tuple[int, ...] = ()
     tiers: tuple[Tier, ...] = ()
     hash_types: tuple[HashType, ...] = ()
+    kinds: tuple[MatchKind, ...] = ()
     case_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -521,6 +595,7 @@ class HitFilter:
             "channels",
             "tiers",
             "hash_types",
+            "kinds",
             "case_id",
             "since",
             "until",
@@ -549,6 +624,9 @@ class MediaFacts:
     pdq: str | None = None
     pdq_quality: int | None = None
     phash: str | None = None
+    duration: float | None = None  # videos: seconds
+    frames: int | None = None  # videos: timed frame hashes kept
+    codec: str | None = None  # videos: the decoder used
 
 
 @dataclass(frozen=True, slots=True)
@@ -636,6 +714,10 @@ class ReportRow:
     reported_to: str | None = None  # "; "-joined recipients
     reported_at: datetime | None = None  # the first report
     removed_at: datetime | None = None
+    match_kind: MatchKind = MatchKind.IMAGE
+    matched_from_s: float | None = None  # videos: the matched part of the posted video, seconds
+    matched_to_s: float | None = None
+    coverage: float | None = None  # video matches: share of the listed video's frames matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -750,6 +832,19 @@ class VideoSignals:
     @property
     def perceptual_ok(self) -> bool:
         return self.failure is None and bool(self.frames)
+
+    def as_signals(self) -> Signals:
+        """The :class:`Signals` the pipeline carries for this video."""
+        return Signals(
+            sha256=self.sha256,
+            md5=self.md5,
+            size_bytes=self.size_bytes,
+            mime=self.mime,
+            width=self.width,
+            height=self.height,
+            failure=self.failure,
+            video=self,
+        )
 
     def frame_at(self, seconds: float) -> FrameHash | None:
         """The hash that covers time ``seconds``: the last run starting at or before it."""

@@ -73,6 +73,8 @@ def bank_details(bank: Bank) -> dict[str, object]:
             "pdq_near_exact": t.pdq_near_exact,
             "pdq_reoriented": t.pdq_reoriented,
             "phash": t.phash,
+            "video_share": t.video_share,
+            "clip_seconds": t.clip_seconds,
         },
     }
 
@@ -80,7 +82,12 @@ def bank_details(bank: Bank) -> dict[str, object]:
 def default_thresholds(settings: Settings) -> Thresholds:
     m = settings.matching
     return Thresholds(
-        pdq=m.pdq, pdq_near_exact=m.pdq_near_exact, pdq_reoriented=m.pdq_reoriented, phash=m.phash
+        pdq=m.pdq,
+        pdq_near_exact=m.pdq_near_exact,
+        pdq_reoriented=m.pdq_reoriented,
+        phash=m.phash,
+        video_share=m.video_share,
+        clip_seconds=m.clip_seconds,
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from monitor.cli.output import print_json_line, table
 from monitor.cli.state import run, state_of
 from monitor.config import Settings
-from monitor.domain import Bank, Entry, EntryStatus, ListEntry, jsonable
+from monitor.domain import Bank, Entry, EntryStatus, HashType, ListEntry, Thresholds, jsonable
 from monitor.matching import parse_hash_type, read_hash_list, write_hash_list
 from monitor.runtime import bank_details, current_actor, ensure_bank, open_store
 from monitor.store import ImportResult
@@ -25,14 +26,18 @@ FORMATS = ("csv", "txt", "jsonl")
 def import_list(
     ctx: typer.Context,
     file: Path = typer.Argument(
-        ..., help="The hash list: CSV with a header, plain text, or JSON lines."
+        ...,
+        help="The hash list: CSV with a header, plain text, or JSON lines. Videos are listed "
+        "one frame per line (hash_type vpdq, video_id, timestamp, hash = the frame's PDQ).",
     ),
     bank: str = typer.Option(..., "--bank", "-b", help="Bank to import into (created if new)."),
     fmt: str | None = typer.Option(
         None, "--format", help="csv, txt or jsonl (default: from the extension)."
     ),
     hash_type: str | None = typer.Option(
-        None, "--type", help="Hash type of a plain text list: pdq, phash, md5, sha256."
+        None,
+        "--type",
+        help="Hash type of a plain text list: pdq, phash, md5, sha256 (videos need csv or jsonl).",
     ),
     source: str | None = typer.Option(
         None, "--source", help="Who supplied the list (e.g. StopNCII)."
@@ -52,8 +57,13 @@ def import_list(
         raise typer.BadParameter(str(exc), param_hint="--type") from None
     entries = read_hash_list(file, fmt, default_type)
     result = run(_import(state.settings, file, bank, entries, source, description, by))
+    videos = [e for e in entries if e.hash_type is HashType.VPDQ]
+    listed = f"{len(entries)} entries"
+    if videos:
+        frames = sum(len(e.frames) for e in videos)
+        listed += f" ({len(videos)} videos with {frames} frames)"
     state.out.print(
-        f"{file}: {len(entries)} entries -> bank {bank!r}: {result.added} added, "
+        f"{file}: {listed} -> bank {bank!r}: {result.added} added, "
         f"{result.updated} updated, {result.withdrawn} withdrawn, {result.reinstated} reinstated, "
         f"{result.unchanged} unchanged.",
         markup=False,
@@ -105,6 +115,8 @@ def list_banks(
             "near-exact",
             "reoriented",
             "phash",
+            "video share",
+            "clip s",
             "source",
         ],
         [
@@ -117,6 +129,8 @@ def list_banks(
                 b.thresholds.pdq_near_exact,
                 b.thresholds.pdq_reoriented,
                 b.thresholds.phash,
+                f"{b.thresholds.video_share:g}",
+                f"{b.thresholds.clip_seconds:g}",
                 b.source,
             ]
             for b in banks
@@ -137,25 +151,21 @@ def show_bank(
 ) -> None:
     """One bank: description, thresholds, counts per hash type and status."""
     state = state_of(ctx)
-    bank, counts = run(_show(state.settings, name))
+    bank, counts, frames = run(_show(state.settings, name))
     if as_json:
-        print_json_line({"bank": jsonable(bank), "counts": counts})
+        print_json_line({"bank": jsonable(bank), "counts": counts, "frames": frames})
         return
-    t = bank.thresholds
-    state.out.print(
-        "\n".join(
-            [
-                f"bank         {bank.name} ({'enabled' if bank.enabled else 'disabled'})",
-                f"source       {bank.source or '-'}",
-                f"description  {bank.description or '-'}",
-                f"thresholds   pdq <= {t.pdq}, near-exact <= {t.pdq_near_exact}, "
-                f"reoriented <= {t.pdq_reoriented}, phash <= {t.phash}",
-                f"entries      {bank.active_entries} active, {bank.withdrawn_entries} withdrawn",
-            ]
-        ),
-        markup=False,
-        highlight=False,
-    )
+    lines = [
+        f"bank         {bank.name} ({'enabled' if bank.enabled else 'disabled'})",
+        f"source       {bank.source or '-'}",
+        f"description  {bank.description or '-'}",
+        f"thresholds   {_thresholds(bank.thresholds)}",
+        f"entries      {bank.active_entries} active, {bank.withdrawn_entries} withdrawn",
+    ]
+    videos = sum(v for k, v in counts.items() if k.startswith(f"{HashType.VPDQ.value}/"))
+    if videos:
+        lines.append(f"videos       {videos} listed, {frames} frames")
+    state.out.print("\n".join(lines), markup=False, highlight=False)
     if counts:
         table(
             state.out,
@@ -165,14 +175,36 @@ def show_bank(
         )
 
 
-async def _show(settings: Settings, name: str) -> tuple[Bank, dict[str, int]]:
+async def _show(settings: Settings, name: str) -> tuple[Bank, dict[str, int], int]:
+    """The bank, its entries per "hash type/status", and the frames of its listed videos."""
     async with open_store(settings) as store:
         bank = await store.get_bank(name)
         counts: dict[str, int] = {}
+        frames = 0
         async for entry in store.iter_entries(bank=name):
             key = f"{entry.hash_type.value}/{entry.status.value}"
             counts[key] = counts.get(key, 0) + 1
-        return bank, counts
+            frames += len(entry.frames)
+        return bank, counts, frames
+
+
+def _thresholds(t: Thresholds) -> str:
+    return (
+        f"pdq <= {t.pdq}, near-exact <= {t.pdq_near_exact}, reoriented <= {t.pdq_reoriented}, "
+        f"phash <= {t.phash}, video share >= {t.video_share:g}, clip >= {t.clip_seconds:g} s"
+    )
+
+
+def _video_share(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= 1:
+        raise typer.BadParameter("must be more than 0 and at most 1 (a share, e.g. 0.8)")
+    return value
+
+
+def _clip_seconds(value: float | None) -> float | None:
+    if value is not None and not 0 < value < float("inf"):
+        raise typer.BadParameter("must be a number of seconds greater than 0")
+    return value
 
 
 @app.command("set")
@@ -190,6 +222,18 @@ def set_bank(
         None, "--pdq-reoriented", min=0, max=256, help="PDQ threshold for flips and rotations."
     ),
     phash: int | None = typer.Option(None, "--phash", min=0, max=64, help="pHash match threshold."),
+    video_share: float | None = typer.Option(
+        None,
+        "--video-share",
+        callback=_video_share,
+        help="Video match: share (0-1] of a listed video's distinct frames that must match.",
+    ),
+    clip_seconds: float | None = typer.Option(
+        None,
+        "--clip-seconds",
+        callback=_clip_seconds,
+        help="Clip match: consecutive seconds of a posted video that must match a listed video.",
+    ),
     source: str | None = typer.Option(None, "--source"),
     description: str | None = typer.Option(None, "--description"),
     by: str | None = typer.Option(None, "--by", help="Who changes it (default: login name)."),
@@ -205,15 +249,16 @@ def set_bank(
             near_exact,
             reoriented,
             phash,
+            video_share,
+            clip_seconds,
             source,
             description,
             by or current_actor(),
         )
     )
-    t = bank.thresholds
     state.out.print(
-        f"bank {bank.name}: {'enabled' if bank.enabled else 'disabled'}; pdq <= {t.pdq}, "
-        f"near-exact <= {t.pdq_near_exact}, reoriented <= {t.pdq_reoriented}, phash <= {t.phash}",
+        f"bank {bank.name}: {'enabled' if bank.enabled else 'disabled'}; "
+        f"{_thresholds(bank.thresholds)}",
         markup=False,
         highlight=False,
     )
@@ -227,6 +272,8 @@ async def _set(
     near_exact: int | None,
     reoriented: int | None,
     phash: int | None,
+    video_share: float | None,
+    clip_seconds: float | None,
     source: str | None,
     description: str | None,
     by: str,
@@ -234,13 +281,15 @@ async def _set(
     async with open_store(settings) as store:
         bank = await store.get_bank(name)
         t = bank.thresholds
-        changes = {
+        changes: dict[str, Any] = {
             k: v
             for k, v in {
                 "pdq": pdq,
                 "pdq_near_exact": near_exact,
                 "pdq_reoriented": reoriented,
                 "phash": phash,
+                "video_share": video_share,
+                "clip_seconds": clip_seconds,
             }.items()
             if v is not None
         }
@@ -256,7 +305,9 @@ async def _set(
 def withdraw(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Bank name."),
-    hashes: list[str] = typer.Argument(..., help="Hash values to withdraw (any type)."),
+    hashes: list[str] = typer.Argument(
+        ..., help="Hash values to withdraw (any type), or video ids (as listed, case kept)."
+    ),
     reason: str = typer.Option(..., "--reason", help="Why (kept in the entry's history)."),
     by: str | None = typer.Option(None, "--by", help="Who withdraws (default: login name)."),
 ) -> None:
@@ -269,7 +320,7 @@ def withdraw(
 async def _withdraw(settings: Settings, name: str, hashes: list[str], reason: str, by: str) -> int:
     async with open_store(settings) as store:
         return await store.withdraw_entries(
-            name, [h.strip().lower() for h in hashes], reason=reason, actor=by
+            name, [h.strip() for h in hashes], reason=reason, actor=by
         )
 
 
@@ -285,7 +336,7 @@ def export(
         False, "--include-withdrawn", help="Also withdrawn entries, with status."
     ),
 ) -> None:
-    """Write a bank in the format `lists import` reads back."""
+    """Write a bank in the format `lists import` reads back (a video as one line per frame)."""
     state = state_of(ctx)
     if fmt not in ("csv", "jsonl"):
         raise typer.BadParameter("must be csv or jsonl", param_hint="--format")

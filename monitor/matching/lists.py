@@ -9,6 +9,14 @@ Columns (CSV header names and JSON keys, case-insensitive, trimmed): ``hash_type
 ``status`` (see :data:`STATUS_SYNONYMS`); every other non-empty field goes to ``metadata``.
 The same hash twice in one file becomes one entry: later lines' non-empty fields win and metadata
 is merged.
+
+Videos are listed as timed frame PDQs (vPDQ style), one line per frame: ``hash_type`` ``vpdq``
+(or ``pdq`` with a ``video_id``), ``hash`` the frame's PDQ, ``video_id`` (1 to 64 characters,
+case kept), ``timestamp`` (seconds from the start) and optionally ``quality`` (PDQ quality
+0-100). Every frame line of one video id becomes one :attr:`HashType.VPDQ` entry whose value is
+the video id and whose frames are in time order (the same timestamp and PDQ twice count once);
+its other fields merge like duplicate lines. On any other line ``video_id``, ``timestamp`` and
+``quality`` are plain metadata (an MD5 list of videos often names the video).
 """
 
 from __future__ import annotations
@@ -16,13 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from monitor.domain import EntryStatus, HashType, ListEntry
+from monitor.domain import EntryStatus, HashType, ListEntry, ListFrame
 from monitor.errors import HashListError
 from monitor.matching.hashes import InvalidHash, normalize_hash, parse_hash_type
 
@@ -30,6 +39,7 @@ __all__ = [
     "FORMATS",
     "MAX_ERRORS",
     "MAX_LINE_BYTES",
+    "MAX_VIDEO_FRAMES",
     "STATUS_SYNONYMS",
     "dumps_hash_list",
     "parse_hash_list",
@@ -43,7 +53,12 @@ MAX_LINE_BYTES = 64 * 1024  # longer physical lines are refused
 MAX_ERRORS = 1000  # invalid lines listed in one error (the count of all of them is not capped)
 MAX_JSON_DEPTH = 16  # nesting allowed inside one JSON line
 
-KNOWN_FIELDS = ("hash_type", "hash", "status", "case_id", "label", "added_at")
+MAX_VIDEO_FRAMES = 100_000  # distinct frames of one listed video (a day of video at 1/s)
+
+ENTRY_FIELDS = ("hash_type", "hash", "status", "case_id", "label", "added_at")
+# Read as fields of a video's frame line; on any other line they are kept as metadata.
+VIDEO_FIELDS = ("video_id", "timestamp", "quality")
+KNOWN_FIELDS = (*ENTRY_FIELDS, *VIDEO_FIELDS)
 STATUS_SYNONYMS: Mapping[str, EntryStatus] = {
     "active": EntryStatus.ACTIVE,
     "live": EntryStatus.ACTIVE,
@@ -95,6 +110,13 @@ def parse_hash_list(
     if fmt == "txt" and default_type is None:
         raise HashListError(
             source, 0, "a txt list has no hash_type column: give the hash type of its lines"
+        )
+    if fmt == "txt" and default_type is HashType.VPDQ:
+        raise HashListError(
+            source,
+            0,
+            "a txt list cannot hold video frames (vpdq): each frame needs its video_id and "
+            "timestamp; use a csv or jsonl list",
         )
     collector = _Collector(source)
     lines = _physical_lines(stream, collector)
@@ -160,6 +182,8 @@ class _Partial:
     added_at: datetime | None
     metadata: dict[str, str] = field(default_factory=dict)
     line: int = 0
+    # VPDQ: (timestamp, pdq) -> quality, in file order; a later line's quality wins.
+    frames: dict[tuple[float, str], int | None] = field(default_factory=dict)
 
     def merge(self, later: _Partial) -> None:
         if later.status is not None:
@@ -171,6 +195,9 @@ class _Partial:
         if later.added_at is not None:
             self.added_at = later.added_at
         self.metadata.update(later.metadata)
+        for key, quality in later.frames.items():
+            if quality is not None or key not in self.frames:
+                self.frames[key] = quality
 
     def entry(self) -> ListEntry:
         return ListEntry(
@@ -182,6 +209,10 @@ class _Partial:
             added_at=self.added_at,
             metadata=self.metadata,
             line=self.line,
+            frames=tuple(
+                ListFrame(timestamp, pdq, quality)
+                for (timestamp, pdq), quality in sorted(self.frames.items())
+            ),
         )
 
 
@@ -210,6 +241,12 @@ class _Collector:
             self.entries[key] = partial
         else:
             existing.merge(partial)
+            if len(existing.frames) > MAX_VIDEO_FRAMES:
+                del self.entries[key]  # the file will be refused; do not keep growing it
+                raise _LineError(
+                    f"video {_shorten(partial.value)!r} has more than {MAX_VIDEO_FRAMES} "
+                    "distinct frames"
+                )
 
     def fail_file(self, problem: str) -> None:
         self.file_problem = problem
@@ -256,14 +293,49 @@ def _parse_added_at(text: str | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def _parse_timestamp(text: str | None) -> float:
+    if text is None:
+        raise _LineError("a video frame needs a timestamp (seconds from the start)")
+    try:
+        if "_" in text:  # float() reads "1_0" as 10
+            raise ValueError(text)
+        seconds = float(text)
+    except ValueError:
+        raise _LineError(f"timestamp {_shorten(text)!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _LineError(f"timestamp {_shorten(text)!r} must be a finite number >= 0")
+    return seconds + 0.0  # -0.0 as 0.0
+
+
+def _parse_quality(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        if "_" in text:
+            raise ValueError(text)
+        quality = int(text)
+    except ValueError:
+        raise _LineError(f"quality {_shorten(text)!r} is not a whole number") from None
+    if not 0 <= quality <= 100:
+        raise _LineError(f"quality {quality} is not between 0 and 100")
+    return quality
+
+
 def _build(
     fields: Mapping[str, str | None],
     metadata: dict[str, str],
     line: int,
     default_type: HashType | None,
+    odd: Mapping[str, str] | None = None,
 ) -> _Partial:
-    """Validate one record's known fields (already stripped, empty as None)."""
+    """Validate one record's known fields (already stripped, empty as None).
+
+    A ``vpdq`` line, or a ``pdq`` line with a video id, is one frame of a listed video; on any
+    other line the video fields go to ``metadata``. ``odd``: video fields whose (JSON) value is
+    of a type a frame cannot use, with the problem, reported only if the line is a frame.
+    """
     type_text = fields.get("hash_type")
+    video_id = fields.get("video_id")
     try:
         if type_text is not None:
             hash_type = parse_hash_type(type_text)
@@ -272,9 +344,30 @@ def _build(
         else:
             raise _LineError("missing hash_type")
         hash_text = fields.get("hash")
-        if hash_text is None:
-            raise _LineError("missing hash")
-        value = normalize_hash(hash_type, hash_text)
+        if hash_type is HashType.PDQ and video_id is not None:
+            hash_type = HashType.VPDQ  # a frame of a listed video
+        if hash_type is HashType.VPDQ:
+            for name in VIDEO_FIELDS:
+                if odd and name in odd:
+                    raise _LineError(odd[name])
+            if video_id is None:
+                raise _LineError("a video frame (vpdq) needs a video_id")
+            value = normalize_hash(HashType.VPDQ, video_id)
+            timestamp = _parse_timestamp(fields.get("timestamp"))
+            quality = _parse_quality(fields.get("quality"))
+            if hash_text is None:
+                raise _LineError("missing hash")
+            frame = normalize_hash(HashType.PDQ, hash_text)
+            frames = {(timestamp, frame): quality}
+        else:
+            if hash_text is None:
+                raise _LineError("missing hash")
+            value = normalize_hash(hash_type, hash_text)
+            frames = {}
+            for name in VIDEO_FIELDS:
+                text = fields.get(name)
+                if text is not None:
+                    metadata[name] = text
     except InvalidHash as exc:
         raise _LineError(str(exc)) from None
     return _Partial(
@@ -286,6 +379,7 @@ def _build(
         added_at=_parse_added_at(fields.get("added_at")),
         metadata=metadata,
         line=line,
+        frames=frames,
     )
 
 
@@ -407,11 +501,19 @@ def _read_jsonl(
                 raise _LineError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
             known: dict[str, str | None] = {}
             metadata: dict[str, str] = {}
+            odd: dict[str, str] = {}
             for raw_key, raw_value in record.items():
                 key = raw_key.strip().lower()
                 if key in known:
                     raise _LineError(f"key {key!r} appears twice")
-                if key in KNOWN_FIELDS:
+                if key in VIDEO_FIELDS:
+                    # Metadata on most lines (kept as JSON text, as before); checked only when
+                    # the line turns out to be a video frame.
+                    known[key] = _json_text(raw_value)
+                    problem = _odd_video_field(key, raw_value)
+                    if problem is not None:
+                        odd[key] = problem
+                elif key in KNOWN_FIELDS:
                     if raw_value is not None and (
                         isinstance(raw_value, bool) or not isinstance(raw_value, str | int)
                     ):
@@ -421,9 +523,24 @@ def _read_jsonl(
                     text_value = _json_text(raw_value)
                     if text_value is not None:
                         metadata[key] = text_value
-            collector.add(_build(known, metadata, number, default_type))
+            collector.add(_build(known, metadata, number, default_type, odd))
         except _LineError as exc:
             collector.error(number, str(exc))
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _odd_video_field(key: str, value: Any) -> str | None:
+    """Why a JSON value cannot be this field of a video frame; None if it can."""
+    if value is None:
+        return None
+    if key == "video_id":
+        ok = isinstance(value, str | int) and not isinstance(value, bool)
+        return None if ok else "video_id must be a string"
+    ok = isinstance(value, str | int | float) and not isinstance(value, bool)
+    return None if ok else f"{key} must be a number"
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -446,12 +563,15 @@ class ListRecord(Protocol):
     def added_at(self) -> datetime | None: ...
     @property
     def metadata(self) -> dict[str, str]: ...
+    @property
+    def frames(self) -> tuple[ListFrame, ...]: ...
 
 
 def write_hash_list(entries: Iterable[ListRecord], stream: IO[str], fmt: str) -> int:
     """Write entries so that :func:`parse_hash_list` reads the same data back; returns the count.
 
-    ``csv`` and ``jsonl`` keep every field; ``txt`` keeps only the values (one hash type only).
+    ``csv`` and ``jsonl`` keep every field, a video (``vpdq``) as one line per frame; ``txt``
+    keeps only the values (one hash type only, and no videos).
     """
     fmt = fmt.strip().lower()
     if fmt == "csv":
@@ -459,13 +579,19 @@ def write_hash_list(entries: Iterable[ListRecord], stream: IO[str], fmt: str) ->
     if fmt in ("jsonl", "ndjson"):
         count = 0
         for entry in entries:
-            stream.write(json.dumps(_record(entry), ensure_ascii=False) + "\n")
+            for record in _records(entry):
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
         return count
     if fmt == "txt":
         count = 0
         types: set[HashType] = set()
         for entry in entries:
+            if entry.hash_type is HashType.VPDQ:
+                raise ValueError(
+                    f"video {entry.value!r}: a txt list cannot hold video frames (vpdq); "
+                    "export csv or jsonl"
+                )
             types.add(entry.hash_type)
             if len(types) > 1:
                 raise ValueError("a txt list holds one hash type; export csv or jsonl")
@@ -475,8 +601,10 @@ def write_hash_list(entries: Iterable[ListRecord], stream: IO[str], fmt: str) ->
     raise ValueError(f"unknown format {fmt!r} (expected one of csv, txt, jsonl)")
 
 
-def _record(entry: ListRecord) -> dict[str, str]:
-    record = {
+def _records(entry: ListRecord) -> Iterator[dict[str, Any]]:
+    """The lines of one entry: one, or one per frame of a video. Video fields are typed
+    (``timestamp`` a float, ``quality`` an int) for JSON; the CSV writer makes text of them."""
+    record: dict[str, Any] = {
         "hash_type": entry.hash_type.value,
         "hash": entry.value,
         "status": entry.status.value,
@@ -484,24 +612,59 @@ def _record(entry: ListRecord) -> dict[str, str]:
         "label": entry.label or "",
         "added_at": entry.added_at.isoformat() if entry.added_at else "",
     }
+    video = entry.hash_type is HashType.VPDQ
     for key, value in entry.metadata.items():
-        if not key.strip() or key.strip().lower() in KNOWN_FIELDS:
+        name = key.strip().lower()
+        if not name or name in ENTRY_FIELDS or (video and name in VIDEO_FIELDS):
             raise ValueError(f"metadata key {key!r} cannot be exported as a column")
+        if name == "video_id" and entry.hash_type is HashType.PDQ:
+            raise ValueError(
+                f"{entry.value}: a pdq entry with video_id {value!r} in its metadata would be "
+                "read back as a frame of that video; remove the video_id metadata first"
+            )
         record[key] = value
-    return record
+    if not video:
+        yield record
+        return
+    if not entry.frames:
+        raise ValueError(f"video {entry.value!r} has no frames to export")
+    for frame in entry.frames:
+        line = {
+            **record,
+            "hash": frame.pdq,
+            "video_id": entry.value,
+            "timestamp": float(frame.timestamp),
+        }
+        if frame.quality is not None:
+            line["quality"] = frame.quality
+        yield line
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back as the same float
+    return str(value)
 
 
 def _write_csv(entries: list[ListRecord], stream: IO[str]) -> int:
-    extra = sorted({key for entry in entries for key in entry.metadata})
+    keys = {key for entry in entries for key in entry.metadata}
+    video = any(e.hash_type is HashType.VPDQ for e in entries) or any(
+        key.strip().lower() in VIDEO_FIELDS for key in keys
+    )
+    columns = (*ENTRY_FIELDS, *(VIDEO_FIELDS if video else ()))
+    extra = sorted(key for key in keys if key.strip().lower() not in VIDEO_FIELDS)
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([*KNOWN_FIELDS, *extra])
+    writer.writerow([*columns, *extra])
     for entry in entries:
-        record = _record(entry)
-        row = [record.get(name, "") for name in (*KNOWN_FIELDS, *extra)]
-        for cell in row:
-            if "\n" in cell or "\r" in cell:
-                raise ValueError(f"{entry.value}: a field holds a line break; export jsonl")
-        writer.writerow(row)
+        for record in _records(entry):
+            # Video fields kept as metadata go to their own column, read back as metadata.
+            for key in [k for k in record if k not in columns and k.strip().lower() in columns]:
+                record[key.strip().lower()] = record.pop(key)
+            row = [_cell(record.get(name, "")) for name in (*columns, *extra)]
+            for cell in row:
+                if "\n" in cell or "\r" in cell:
+                    raise ValueError(f"{entry.value}: a field holds a line break; export jsonl")
+            writer.writerow(row)
     return len(entries)
 
 

@@ -1,4 +1,10 @@
-"""Banks (hash lists) and their entries: import, withdraw, stream, history."""
+"""Banks (hash lists) and their entries: import, withdraw, stream, history.
+
+A listed video (hash type ``vpdq``) is one entry whose value is the list's video id (case kept)
+and whose frames (time, PDQ, quality) are rows of ``entry_frames``. Any change an import or a
+withdrawal makes also moves the bank's ``updated_at``: the daemon reloads its lists when
+:meth:`EntriesMixin.list_banks` shows a change.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +14,59 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import String, Text, case, func, insert, literal, select, type_coerce, update
+from sqlalchemy import (
+    String,
+    Text,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
-from monitor.domain import Bank, Entry, EntryStatus, HashType, ListEntry, Thresholds
+from monitor.domain import Bank, Entry, EntryStatus, HashType, ListEntry, ListFrame, Thresholds
 from monitor.errors import NotFound
 from monitor.store._base import CHUNK, IN_CHUNK, StoreBase, chunks, sample
-from monitor.store.models import BankRow, EntryEventRow, EntryRow, UTCDateTime, utcnow
+from monitor.store.models import (
+    BankRow,
+    EntryEventRow,
+    EntryFrameRow,
+    EntryRow,
+    UTCDateTime,
+    utcnow,
+)
 from monitor.store.results import EntryEvent, EntryEventKind, ImportResult
 
 ACTIVE = EntryStatus.ACTIVE.value
 WITHDRAWN = EntryStatus.WITHDRAWN.value
+VPDQ = HashType.VPDQ.value
+# Entry ids per query when loading frames: one query for a default batch of iter_entries.
+FRAMES_IN_CHUNK = 10_000
+
+# A video's frames as compared and stored: (timestamp, pdq, quality), time order.
+FrameKey = tuple[float, str, int | None]
 
 
 @dataclass(slots=True)
 class _Wanted:
-    """The state a list asks for one (hash type, value), duplicates merged in file order."""
+    """The state a list asks for one (hash type, value), duplicates merged in file order.
+
+    ``frames``: a video's frames, (timestamp, pdq) -> quality; None for other entries, and for a
+    video given without frames (its stored frames are left alone).
+    """
 
     status: str
     case_id: str | None
     label: str | None
     added_at: datetime | None
     metadata: dict[str, str]
+    frames: dict[tuple[float, str], int | None] | None = None
 
     def merge(self, entry: ListEntry) -> None:
         self.status = entry.status.value
@@ -43,6 +78,51 @@ class _Wanted:
             self.added_at = entry.added_at
         if entry.metadata:
             self.metadata = {**self.metadata, **entry.metadata}
+        if entry.frames:
+            if self.frames is None:
+                self.frames = {}
+            _add_frames(self.frames, entry.frames)
+
+    def frame_rows(self) -> list[FrameKey] | None:
+        """The frames in time order (timestamp, then pdq), as stored; None: leave them alone."""
+        if self.frames is None:
+            return None
+        return [(ts, pdq, quality) for (ts, pdq), quality in sorted(self.frames.items())]
+
+
+def _add_frames(into: dict[tuple[float, str], int | None], frames: Sequence[ListFrame]) -> None:
+    """The same (timestamp, pdq) twice is one frame; a later quality that is set wins."""
+    for frame in frames:
+        key = (float(frame.timestamp) + 0.0, frame.pdq.lower())
+        if frame.quality is not None or key not in into:
+            into[key] = frame.quality
+
+
+def _wanted(entry: ListEntry) -> _Wanted:
+    want = _Wanted(entry.status.value, entry.case_id, entry.label, entry.added_at, entry.metadata)
+    if entry.frames:
+        want.frames = {}
+        _add_frames(want.frames, entry.frames)
+    return want
+
+
+def _entry_key(hash_type: HashType, value: str) -> tuple[str, str]:
+    """Hex values are compared lower-case; a video id keeps its case."""
+    if hash_type is HashType.VPDQ:
+        return hash_type.value, value.strip()
+    return hash_type.value, value.lower()
+
+
+def _check_frames(entry: ListEntry) -> None:
+    if entry.frames and entry.hash_type is not HashType.VPDQ:
+        raise ValueError(
+            f"{entry.hash_type.value} entry {entry.value!r} has frames; only vpdq entries do"
+        )
+    for frame in entry.frames:
+        if not (0 <= frame.timestamp < float("inf")):
+            raise ValueError(f"video {entry.value!r}: bad frame timestamp {frame.timestamp!r}")
+        if frame.quality is not None and not 0 <= frame.quality <= 100:
+            raise ValueError(f"video {entry.value!r}: bad frame quality {frame.quality!r}")
 
 
 class EntriesMixin(StoreBase):
@@ -154,17 +234,26 @@ class EntriesMixin(StoreBase):
         non-empty fields win, metadata dicts merge. Entries the list does not mention are left
         alone (withdrawal is explicit). Every change writes an ``entry_events`` row; the import
         writes one audit row. Re-importing the same list changes nothing.
+
+        A video (``vpdq``) comes with its frames: frames different from the stored ones replace
+        them (an ``updated`` event); a known video given without frames keeps its own, a new
+        one without frames is a ``ValueError``. Any change moves the bank's ``updated_at``.
         """
         wanted: dict[tuple[str, str], _Wanted] = {}
         for entry in entries:
-            key = (entry.hash_type.value, entry.value.lower())
+            _check_frames(entry)
+            key = _entry_key(entry.hash_type, entry.value)
             have = wanted.get(key)
             if have is None:
-                wanted[key] = _Wanted(
-                    entry.status.value, entry.case_id, entry.label, entry.added_at, entry.metadata
-                )
+                wanted[key] = _wanted(entry)
             else:
                 have.merge(entry)
+        list_videos = list_frames = 0
+        for (hash_type, _), want in wanted.items():
+            if hash_type != VPDQ:
+                continue
+            list_videos += 1
+            list_frames += len(want.frames or ())
 
         counts = dict.fromkeys(EntryEventKind, 0)
         unchanged = 0
@@ -176,6 +265,45 @@ class EntriesMixin(StoreBase):
             raw_now = dt(now)
             updates: list[tuple[Any, ...]] = []
             events: list[tuple[Any, ...]] = []
+            # Videos whose frames the list gives: entry id -> frames (compared after the scan).
+            videos: dict[int, tuple[tuple[Any, ...], _Wanted]] = {}
+
+            def compare(row: Sequence[Any], want: _Wanted, frames_changed: bool) -> None:
+                nonlocal unchanged
+                entry_id, _, _, status, case_id, label, added, meta = row
+                new_case = want.case_id if want.case_id is not None else case_id
+                new_label = want.label if want.label is not None else label
+                new_added = dt(want.added_at) if want.added_at is not None else added
+                new_meta = meta
+                if want.metadata:
+                    old_meta = _json_dict(meta)
+                    merged = {**old_meta, **want.metadata}
+                    if merged != old_meta:
+                        new_meta = js(merged)
+                if not frames_changed and (
+                    want.status,
+                    new_case,
+                    new_label,
+                    new_added,
+                    new_meta,
+                ) == (status, case_id, label, added, meta):
+                    unchanged += 1
+                    return
+                if want.status != status:
+                    kind = (
+                        EntryEventKind.WITHDRAWN
+                        if want.status == WITHDRAWN
+                        else EntryEventKind.REINSTATED
+                    )
+                else:
+                    kind = EntryEventKind.UPDATED
+                counts[kind] += 1
+                if not isinstance(new_meta, str):  # asyncpg decodes jsonb itself
+                    new_meta = js(_json_dict(new_meta))
+                updates.append(
+                    (want.status, new_case, new_label, new_added, new_meta, raw_now, entry_id)
+                )
+                events.append((entry_id, kind.value, None, source, actor, raw_now))
 
             # One read of the bank's existing entries, compared with what the list asks for.
             # Values stay in the driver's form (no per-row type processing): the list's values
@@ -193,43 +321,29 @@ class EntriesMixin(StoreBase):
                 ).where(EntryRow.bank_id == bank_id)
             )
             async for partition in result.partitions(CHUNK):
-                for entry_id, hash_type, value, status, case_id, label, added, meta in partition:
-                    want = wanted.pop((hash_type, value), None)
-                    if want is None:
+                for row in partition:
+                    found = wanted.pop((row[1], row[2]), None)
+                    if found is None:
                         continue
-                    new_case = want.case_id if want.case_id is not None else case_id
-                    new_label = want.label if want.label is not None else label
-                    new_added = dt(want.added_at) if want.added_at is not None else added
-                    new_meta = meta
-                    if want.metadata:
-                        old_meta = _json_dict(meta)
-                        merged = {**old_meta, **want.metadata}
-                        if merged != old_meta:
-                            new_meta = js(merged)
-                    if (want.status, new_case, new_label, new_added, new_meta) == (
-                        status,
-                        case_id,
-                        label,
-                        added,
-                        meta,
-                    ):
-                        unchanged += 1
+                    if found.frames is not None:
+                        videos[row[0]] = (tuple(row), found)  # frames compared below
                         continue
-                    if want.status != status:
-                        kind = (
-                            EntryEventKind.WITHDRAWN
-                            if want.status == WITHDRAWN
-                            else EntryEventKind.REINSTATED
-                        )
-                    else:
-                        kind = EntryEventKind.UPDATED
-                    counts[kind] += 1
-                    if not isinstance(new_meta, str):  # asyncpg decodes jsonb itself
-                        new_meta = js(_json_dict(new_meta))
-                    updates.append(
-                        (want.status, new_case, new_label, new_added, new_meta, raw_now, entry_id)
-                    )
-                    events.append((entry_id, kind.value, None, source, actor, raw_now))
+                    compare(row, found, False)
+
+            for (hash_type, value), want in wanted.items():  # what is left is new
+                if hash_type == VPDQ and not want.frames:
+                    raise ValueError(f"new video {value!r} (vpdq) comes without frames")
+
+            # Videos: their stored frames, compared with the list's; different ones replaced.
+            stored = await _load_frames(conn, list(videos)) if videos else {}
+            replace: dict[int, list[FrameKey]] = {}
+            for entry_id, (values, video) in videos.items():
+                frames = video.frame_rows()
+                assert frames is not None
+                changed = frames != stored.get(entry_id, [])
+                if changed:
+                    replace[entry_id] = frames
+                compare(values, video, changed)
 
             await self._bulk_update(
                 conn,
@@ -238,6 +352,11 @@ class EntriesMixin(StoreBase):
                 updates,
             )
             await self._bulk_insert(conn, EntryEventRow, _EVENT_COLUMNS, events)
+            for some_ids in chunks(list(replace), IN_CHUNK):
+                await conn.execute(
+                    delete(EntryFrameRow).where(EntryFrameRow.entry_id.in_(some_ids))
+                )
+            await self._insert_frames(conn, replace)
 
             # What is left is new. An entry first seen as withdrawn is kept, as withdrawn.
             before = (await conn.execute(select(func.max(EntryRow.id)))).scalar() or 0
@@ -279,6 +398,23 @@ class EntriesMixin(StoreBase):
                         ).where(EntryRow.bank_id == bank_id, EntryRow.id > before),
                     )
                 )
+            new_videos = {
+                value: want for (hash_type, value), want in wanted.items() if hash_type == VPDQ
+            }
+            if new_videos:
+                ids = await conn.execute(
+                    select(EntryRow.id, EntryRow.value).where(
+                        EntryRow.bank_id == bank_id,
+                        EntryRow.id > before,
+                        EntryRow.hash_type == VPDQ,
+                    )
+                )
+                frames_of: dict[int, list[FrameKey]] = {}
+                for entry_id, value in ids:
+                    frames = new_videos[value].frame_rows()
+                    assert frames is not None
+                    frames_of[entry_id] = frames
+                await self._insert_frames(conn, frames_of)
 
             result_ = ImportResult(
                 bank=bank,
@@ -289,22 +425,35 @@ class EntriesMixin(StoreBase):
                 reinstated=counts[EntryEventKind.REINSTATED],
                 unchanged=unchanged,
             )
-            await self._audit(
-                conn,
-                actor,
-                "entries.import",
-                bank,
-                {
-                    "source": source,
-                    "lines": len(entries),
-                    "added": result_.added,
-                    "updated": result_.updated,
-                    "withdrawn": result_.withdrawn,
-                    "reinstated": result_.reinstated,
-                    "unchanged": result_.unchanged,
-                },
-            )
+            if result_.changed:
+                # The daemon's reload signal (list_banks): also for changes the counts miss.
+                await conn.execute(
+                    update(BankRow).where(BankRow.id == bank_id).values(updated_at=now)
+                )
+            details: dict[str, Any] = {
+                "source": source,
+                "lines": len(entries),
+                "added": result_.added,
+                "updated": result_.updated,
+                "withdrawn": result_.withdrawn,
+                "reinstated": result_.reinstated,
+                "unchanged": result_.unchanged,
+            }
+            if list_videos:
+                details["videos"] = list_videos
+                details["frames"] = list_frames
+            await self._audit(conn, actor, "entries.import", bank, details)
             return result_
+
+    async def _insert_frames(
+        self, conn: AsyncConnection, frames_of: dict[int, list[FrameKey]]
+    ) -> None:
+        rows = [
+            (entry_id, ts, pdq, quality)
+            for entry_id, frames in frames_of.items()
+            for ts, pdq, quality in frames
+        ]
+        await self._bulk_insert(conn, EntryFrameRow, _FRAME_COLUMNS, rows)
 
     async def _insert_entries(self, conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert one chunk of new entries (values in the driver's form, see import_entries)."""
@@ -315,26 +464,39 @@ class EntriesMixin(StoreBase):
     ) -> int:
         """Withdraw entries of ``bank`` by value (any hash type); how many were active.
 
-        Unknown values raise ``NotFound`` naming them, and nothing is withdrawn.
+        Hex values match in any case; a video's id (``vpdq``) matches as written. Unknown values
+        raise ``NotFound`` naming them, and nothing is withdrawn.
         """
-        wanted = list(dict.fromkeys(v.strip().lower() for v in values))
+        wanted = list(dict.fromkeys(v.strip() for v in values))
+        by_lower: dict[str, list[str]] = {}
+        for value in wanted:
+            by_lower.setdefault(value.lower(), []).append(value)
+        candidates = list(dict.fromkeys([*wanted, *by_lower]))
         async with self._tx(write=True) as conn:
             now = utcnow()
             bank_id = await self._bank_id(conn, bank)
-            found: dict[str, list[tuple[int, str]]] = {}
-            for some_values in chunks(wanted, IN_CHUNK):
+            found: set[str] = set()
+            ids: dict[int, None] = {}
+            for some_values in chunks(candidates, IN_CHUNK):
                 rows = await conn.execute(
-                    select(EntryRow.id, EntryRow.value, EntryRow.status).where(
+                    select(EntryRow.id, EntryRow.hash_type, EntryRow.value, EntryRow.status).where(
                         EntryRow.bank_id == bank_id, EntryRow.value.in_(some_values)
                     )
                 )
                 for row in rows:
-                    found.setdefault(row.value, []).append((row.id, row.status))
+                    if row.hash_type == VPDQ:  # the id as written
+                        named = [row.value] if row.value in wanted else []
+                    else:  # hex, stored lower-case: any case given
+                        named = by_lower.get(row.value, [])
+                    if not named:
+                        continue
+                    found.update(named)
+                    if row.status == ACTIVE:
+                        ids[row.id] = None
             missing = [v for v in wanted if v not in found]
             if missing:
                 raise NotFound(f"{len(missing)} value(s) not in bank {bank!r}: {sample(missing)}")
-            ids = [i for pairs in found.values() for i, status in pairs if status == ACTIVE]
-            for some_ids in chunks(ids, IN_CHUNK):
+            for some_ids in chunks(list(ids), IN_CHUNK):
                 await conn.execute(
                     update(EntryRow)
                     .where(EntryRow.id.in_(some_ids))
@@ -343,6 +505,10 @@ class EntriesMixin(StoreBase):
             events = [_event(i, EntryEventKind.WITHDRAWN, reason, None, actor, now) for i in ids]
             for some_events in chunks(events, CHUNK):
                 await conn.execute(insert(EntryEventRow), list(some_events))
+            if ids:
+                await conn.execute(
+                    update(BankRow).where(BankRow.id == bank_id).values(updated_at=now)
+                )
             await self._audit(
                 conn,
                 actor,
@@ -367,6 +533,13 @@ class EntriesMixin(StoreBase):
             banks = await conn.execute(select(BankRow.id, BankRow.name))
             names = {row.id: row.name for row in banks}
             bank_id = await self._bank_id(conn, bank) if bank is not None else None
+            # Lists without videos (the usual case) pay nothing per row for them, except in
+            # batches reaching entries added since this check.
+            any_video = select(EntryRow.id).where(EntryRow.hash_type == VPDQ).limit(1)
+            if bank_id is not None:
+                any_video = any_video.where(EntryRow.bank_id == bank_id)
+            has_videos = (await conn.execute(any_video)).first() is not None
+            newest = (await conn.execute(select(func.max(EntryRow.id)))).scalar() or 0
         # Walk the primary key in order. The filters are written so that no index applies
         # ("+ 0", "|| ''"): with an index on bank or status SQLite would read and sort all the
         # remaining rows for every batch.
@@ -379,8 +552,20 @@ class EntriesMixin(StoreBase):
         while True:
             async with self._tx(write=False) as conn:
                 rows = (await conn.execute(stmt.where(EntryRow.id > last))).all()
-            for row in rows:
-                yield _entry(row._mapping, names[row.bank_id])
+                # Listed videos come with their frames: one more query, only for a batch that
+                # has videos in it.
+                videos = (
+                    [row.id for row in rows if row.hash_type == VPDQ]
+                    if rows and (has_videos or rows[-1].id >= newest)
+                    else []
+                )
+                frames = await _load_frames(conn, videos) if videos else {}
+            if frames:
+                for row in rows:
+                    yield _entry(row._mapping, names[row.bank_id], frames.get(row.id))
+            else:
+                for row in rows:
+                    yield _entry(row._mapping, names[row.bank_id])
             if len(rows) < batch:
                 return
             last = rows[-1].id
@@ -394,9 +579,10 @@ class EntriesMixin(StoreBase):
                     .where(EntryRow.id == entry_id)
                 )
             ).first()
-        if row is None:
-            raise NotFound(f"no list entry with id {entry_id}")
-        return _entry(row._mapping, row.name)
+            if row is None:
+                raise NotFound(f"no list entry with id {entry_id}")
+            frames = await _load_frames(conn, [entry_id]) if row.hash_type == VPDQ else {}
+        return _entry(row._mapping, row.name, frames.get(entry_id))
 
     async def entry_history(self, entry_id: int) -> list[EntryEvent]:
         """The entry's changes, oldest first."""
@@ -435,6 +621,8 @@ _BANK_COLUMNS = (
     BankRow.pdq_near_exact_threshold,
     BankRow.pdq_reoriented_threshold,
     BankRow.phash_threshold,
+    BankRow.video_share,
+    BankRow.clip_seconds,
     BankRow.created_at,
     BankRow.updated_at,
 )
@@ -466,6 +654,28 @@ _ENTRY_INSERT_COLUMNS = (
     "updated_at",
 )
 _EVENT_COLUMNS = ("entry_id", "event", "reason", "source", "actor", "at")
+_FRAME_COLUMNS = ("entry_id", "timestamp", "pdq", "quality")
+
+
+async def _load_frames(
+    conn: AsyncConnection, entry_ids: Sequence[int]
+) -> dict[int, list[FrameKey]]:
+    """The stored frames of these entries, in time order (then by pdq)."""
+    frames: dict[int, list[FrameKey]] = {}
+    for some_ids in chunks(entry_ids, FRAMES_IN_CHUNK):
+        rows = await conn.execute(
+            select(
+                EntryFrameRow.entry_id,
+                EntryFrameRow.timestamp,
+                EntryFrameRow.pdq,
+                EntryFrameRow.quality,
+            )
+            .where(EntryFrameRow.entry_id.in_(some_ids))
+            .order_by(EntryFrameRow.entry_id, EntryFrameRow.timestamp, EntryFrameRow.pdq)
+        )
+        for entry_id, ts, pdq, quality in rows:
+            frames.setdefault(entry_id, []).append((float(ts), pdq, quality))
+    return frames
 
 
 class _Raw(TypeDecorator[Any]):
@@ -484,12 +694,14 @@ def _json_dict(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def _threshold_columns(t: Thresholds) -> dict[str, int]:
+def _threshold_columns(t: Thresholds) -> dict[str, int | float]:
     return {
         "pdq_threshold": t.pdq,
         "pdq_near_exact_threshold": t.pdq_near_exact,
         "pdq_reoriented_threshold": t.pdq_reoriented,
         "phash_threshold": t.phash,
+        "video_share": float(t.video_share),
+        "clip_seconds": float(t.clip_seconds),
     }
 
 
@@ -523,6 +735,8 @@ def _bank(row: RowMapping, counts: dict[str, int]) -> Bank:
             pdq_near_exact=row["pdq_near_exact_threshold"],
             pdq_reoriented=row["pdq_reoriented_threshold"],
             phash=row["phash_threshold"],
+            video_share=row["video_share"],
+            clip_seconds=row["clip_seconds"],
         ),
         active_entries=counts.get(ACTIVE, 0),
         withdrawn_entries=counts.get(WITHDRAWN, 0),
@@ -535,7 +749,7 @@ _HASH_TYPES = {h.value: h for h in HashType}
 _STATUSES = {s.value: s for s in EntryStatus}
 
 
-def _entry(row: RowMapping, bank: str) -> Entry:
+def _entry(row: RowMapping, bank: str, frames: list[FrameKey] | None = None) -> Entry:
     return Entry(
         id=row["id"],
         bank=bank,
@@ -548,4 +762,5 @@ def _entry(row: RowMapping, bank: str) -> Entry:
         metadata=dict(row["metadata"] or {}),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        frames=tuple(ListFrame(ts, pdq, quality) for ts, pdq, quality in frames) if frames else (),
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +38,7 @@ from monitor.domain import (
     CheckOutcome,
     EntryStatus,
     HashType,
+    MatchKind,
     MediaKind,
     RefKind,
     RemovalStatus,
@@ -135,7 +137,11 @@ class BankRow(Base):
     pdq_reoriented_threshold: Mapped[int] = mapped_column(Integer)
     phash_threshold: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Also moved by imports and withdrawals of its entries: the daemon reloads when it moves.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Video matching: share of a listed video's distinct frames, and seconds of a clip.
+    video_share: Mapped[float] = mapped_column(Float, server_default=text("0.8"))
+    clip_seconds: Mapped[float] = mapped_column(Float, server_default=text("3.0"))
 
 
 class EntryRow(Base):
@@ -159,6 +165,19 @@ class EntryRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EntryFrameRow(Base):
+    """One frame of a listed video (a ``vpdq`` entry): its time in the video and its PDQ."""
+
+    __tablename__ = "entry_frames"
+    __table_args__ = (Index("ix_entry_frames_entry_id_timestamp", "entry_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigID, ForeignKey("entries.id", ondelete="CASCADE"))
+    timestamp: Mapped[float] = mapped_column(Float)  # seconds from the start of the video
+    pdq: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int | None] = mapped_column(Integer)
 
 
 class EntryEventRow(Base):
@@ -220,6 +239,11 @@ class MediaRow(Base):
     # recorded before the column existed, or perceptual hashing failed).
     queries: Mapped[list[Any] | None] = mapped_column(JSONDoc)
     trimmed: Mapped[bool | None] = mapped_column(Boolean)
+    # Videos and animations: duration in seconds, the facts about the video (container, codec,
+    # fps, frame counts, ...) and its timed frame hashes; null for images.
+    duration: Mapped[float | None] = mapped_column(Float)
+    video: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    frames: Mapped[list[Any] | None] = mapped_column(JSONDoc)
 
 
 class SightingRow(Base):
@@ -272,6 +296,7 @@ class HitRow(Base):
         CheckConstraint(_in("tier", Tier), name="tier"),
         CheckConstraint(_in("review_status", ReviewStatus), name="review_status"),
         CheckConstraint(_in("hash_type", HashType), name="hash_type"),
+        CheckConstraint(_in("match_kind", MatchKind), name="match_kind"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -290,6 +315,16 @@ class HitRow(Base):
     reviewed_by: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None]
     review_note: Mapped[str | None] = mapped_column(Text)
+    match_kind: Mapped[str] = mapped_column(
+        String(16), default=MatchKind.IMAGE.value, server_default=text("'image'")
+    )
+    # Frame, clip and video matches: the matched frame pairs [[query_ts, entry_ts, distance],
+    # ...] (a time is null on the side that is a still image), the share of the listed video's
+    # distinct frames matched, and the matched span of the posted video in seconds.
+    frames: Mapped[list[Any] | None] = mapped_column(JSONDoc)
+    coverage: Mapped[float | None] = mapped_column(Float)
+    span_start: Mapped[float | None] = mapped_column(Float)
+    span_end: Mapped[float | None] = mapped_column(Float)
 
 
 class AuditRow(Base):

@@ -41,7 +41,7 @@ def test_migrations_are_found_as_a_package() -> None:
     location = schema.script_location()
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert schema.head() == "0003"
+    assert schema.head() == "0004"
 
 
 async def test_ensure_schema_upgrades_an_empty_database(empty_store_url: str) -> None:
@@ -54,7 +54,7 @@ async def test_ensure_schema_upgrades_an_empty_database(empty_store_url: str) ->
 async def test_ensure_schema_without_auto_upgrade_refuses_an_empty_database(
     empty_store_url: str,
 ) -> None:
-    with pytest.raises(SchemaMismatch, match=r"empty.*needs 0003.*monitor db upgrade"):
+    with pytest.raises(SchemaMismatch, match=r"empty.*needs 0004.*monitor db upgrade"):
         await schema.ensure_schema(empty_store_url, auto_upgrade=False)
     with pytest.raises(SchemaMismatch):
         await Store.open(empty_store_url, auto_upgrade=False)
@@ -63,11 +63,11 @@ async def test_ensure_schema_without_auto_upgrade_refuses_an_empty_database(
 
 async def test_ensure_schema_behind_without_auto_upgrade(store_url: str) -> None:
     # The database one revision behind this code.
-    await schema.downgrade(store_url, "0002")
+    await schema.downgrade(store_url, "0003")
     with pytest.raises(SchemaMismatch) as caught:
         await schema.ensure_schema(store_url, auto_upgrade=False)
     assert str(caught.value) == (
-        "database schema is at 0002, this version needs 0003; run `monitor db upgrade`"
+        "database schema is at 0003, this version needs 0004; run `monitor db upgrade`"
     )
 
 

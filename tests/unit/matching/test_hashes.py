@@ -1,7 +1,12 @@
 import pytest
 
 from monitor.domain import HashType
-from monitor.matching.hashes import InvalidHash, normalize_hash, parse_hash_type
+from monitor.matching.hashes import (
+    InvalidHash,
+    normalize_hash,
+    normalize_video_id,
+    parse_hash_type,
+)
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
@@ -53,3 +58,36 @@ def test_parse_hash_type(text: str, expected: HashType) -> None:
 def test_parse_hash_type_refuses(text: str) -> None:
     with pytest.raises(InvalidHash):
         parse_hash_type(text)
+
+
+# -- video ids (vpdq entries) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["vpdq", "VPDQ", " video_pdq ", "vpdq_frame"])
+def test_vpdq_aliases(text: str) -> None:
+    assert parse_hash_type(text) is HashType.VPDQ
+
+
+def test_video_id_keeps_its_case_and_is_stripped() -> None:
+    assert normalize_hash(HashType.VPDQ, "  Clip-7/ABC.mp4 \t") == "Clip-7/ABC.mp4"
+    assert normalize_video_id("x" * 64) == "x" * 64
+    assert normalize_video_id("영상 1") == "영상 1"  # inner spaces and any script are fine
+    # A video id is not a hash: hex-looking ids are not lower-cased either.
+    assert normalize_hash(HashType.VPDQ, PDQ.upper()) == PDQ.upper()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty video id"),
+        ("   ", "empty video id"),
+        ("x" * 65, "longer than 64 characters"),
+        ("a\tb", r"control or invisible character at position 2 \(U\+0009\)"),
+        ("ab\x00", r"position 3 \(U\+0000\)"),
+        ("a\u200bb", r"U\+200B"),  # zero-width space
+        ("a\u202eb", r"U\+202E"),  # right-to-left override
+    ],
+)
+def test_video_id_refuses(text: str, message: str) -> None:
+    with pytest.raises(InvalidHash, match=message):
+        normalize_hash(HashType.VPDQ, text)

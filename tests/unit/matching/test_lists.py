@@ -1,11 +1,14 @@
+import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from monitor.domain import Entry, EntryStatus, HashType, ListEntry
+from monitor.domain import Entry, EntryStatus, HashType, ListEntry, ListFrame
 from monitor.errors import HashListError
+from monitor.matching import lists as lists_module
 from monitor.matching.lists import (
     MAX_LINE_BYTES,
     dumps_hash_list,
@@ -370,3 +373,256 @@ def test_write_refuses_line_breaks_in_csv_and_unknown_format() -> None:
     assert again[0].label == "two\nlines"
     with pytest.raises(ValueError, match="unknown format"):
         dumps_hash_list([entry], "xml")
+
+
+# -- videos (vpdq) -----------------------------------------------------------------------------
+
+PDQ3 = "a5" * 32
+VIDEO_HEADER = "hash_type,hash,video_id,timestamp,quality,case_id,label,status"
+
+
+def frames_of(entry: ListEntry) -> list[tuple[float, str, int | None]]:
+    return [(f.timestamp, f.pdq, f.quality) for f in entry.frames]
+
+
+def test_csv_video_frames_become_one_entry_in_time_order() -> None:
+    text = (
+        f"{VIDEO_HEADER},source\n"
+        f"vpdq,{PDQ2},Vid-A,2.5,80,C-1,,,tat\n"
+        f"pdq,{PDQ1.upper()},Vid-A,0,,,ncii,,\n"  # a pdq line with a video id is a frame too
+        f"md5,{MD5},Vid-A,3,x,C-9,,,\n"  # an MD5 of a video file stays an MD5 entry
+        f"video_pdq,{PDQ1},Vid-A,0.0,90,,,,\n"  # the same frame again: once, its quality set
+        f"vpdq_frame,{PDQ3},Vid-A,1,,,,withdrawn,\n"
+        f"vpdq,{PDQ3},vid-a,1,,,,,\n"  # another video: ids keep their case
+        f"pdq,{PDQ1},,7,50,,,,\n"  # no video id: an image, timestamp/quality are metadata
+    )
+    video, md5, other, image = parse(text, "csv")
+    assert (video.hash_type, video.value, video.line) == (HashType.VPDQ, "Vid-A", 2)
+    assert frames_of(video) == [(0.0, PDQ1, 90), (1.0, PDQ3, None), (2.5, PDQ2, 80)]
+    # The other fields merge like duplicate lines: later non-empty ones win.
+    assert (video.case_id, video.label, video.status) == ("C-1", "ncii", EntryStatus.WITHDRAWN)
+    assert video.metadata == {"source": "tat"}
+    assert (md5.hash_type, md5.value, md5.case_id) == (HashType.MD5, MD5, "C-9")
+    assert md5.metadata == {"video_id": "Vid-A", "timestamp": "3", "quality": "x"}
+    assert md5.frames == ()
+    assert (other.hash_type, other.value, frames_of(other)) == (
+        HashType.VPDQ,
+        "vid-a",
+        [(1.0, PDQ3, None)],
+    )
+    assert (image.hash_type, image.value, image.frames) == (HashType.PDQ, PDQ1, ())
+    assert image.metadata == {"timestamp": "7", "quality": "50"}
+
+
+def test_video_frames_at_one_time_with_different_hashes_are_all_kept() -> None:
+    text = f"hash_type,hash,video_id,timestamp\nvpdq,{PDQ2},v,1\nvpdq,{PDQ1},v,1\nvpdq,{PDQ2},v,1\n"
+    (video,) = parse(text, "csv")
+    assert PDQ2 < PDQ1
+    assert frames_of(video) == [(1.0, PDQ2, None), (1.0, PDQ1, None)]  # then by hash
+
+
+def test_a_later_line_without_quality_keeps_the_frame_quality() -> None:
+    text = f"{VIDEO_HEADER}\nvpdq,{PDQ1},v,1,70,,,\nvpdq,{PDQ1},v,1,,,,\n"
+    (video,) = parse(text, "csv")
+    assert frames_of(video) == [(1.0, PDQ1, 70)]
+
+
+def test_csv_video_columns_with_a_default_type() -> None:
+    text = f"hash,video_id,timestamp\n{PDQ1},v1,0\n{PDQ2},v1,1\n"
+    (video,) = parse(text, "csv", HashType.VPDQ)
+    assert (video.value, len(video.frames)) == ("v1", 2)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (f"vpdq,{PDQ1},,1,,,,", "a video frame (vpdq) needs a video_id"),
+        (f"pdq,{PDQ1},v,,,,,", "a video frame needs a timestamp"),
+        (f"vpdq,{PDQ1},v,,,,,", "a video frame needs a timestamp"),
+        (f"vpdq,{PDQ1},v,-1,,,,", "timestamp '-1' must be a finite number >= 0"),
+        (f"vpdq,{PDQ1},v,nan,,,,", "must be a finite number"),
+        (f"vpdq,{PDQ1},v,inf,,,,", "must be a finite number"),
+        (f"vpdq,{PDQ1},v,1s,,,,", "timestamp '1s' is not a number of seconds"),
+        (f"vpdq,{PDQ1},v,1_0,,,,", "timestamp '1_0' is not a number"),
+        (f"vpdq,{PDQ1},v,1,101,,,", "quality 101 is not between 0 and 100"),
+        (f"vpdq,{PDQ1},v,1,-1,,,", "quality -1 is not between 0 and 100"),
+        (f"vpdq,{PDQ1},v,1,high,,,", "quality 'high' is not a whole number"),
+        (f"vpdq,{PDQ1},v,1,9.5,,,", "not a whole number"),
+        (f"vpdq,{'0' * 64},v,1,,,,", "degenerate all-zero hash (pdq)"),
+        (f"vpdq,{PDQ1[:-2]},v,1,,,,", "expected 64 hex characters, got 62 (pdq)"),
+        ("vpdq,,v,1,,,,", "missing hash"),
+        (f"vpdq,{PDQ1},{'v' * 65},1,,,,", "video id longer than 64 characters"),
+        (f"vpdq,{PDQ1},a\tb,1,,,,", "control or invisible character"),
+        (f"vpdq,{PDQ1},v,1,,,,gone", "unknown status 'gone'"),
+    ],
+)
+def test_invalid_video_frame_lines_name_the_line(line: str, problem: str) -> None:
+    error = refused(f"{VIDEO_HEADER}\nvpdq,{PDQ2},v,0,,,,\n{line}\n", "csv")
+    assert error.line == 3
+    assert problem in error.problem
+
+
+def test_video_fields_are_only_checked_on_frame_lines() -> None:
+    text = f"{VIDEO_HEADER}\nmd5,{MD5},,-4,lots,,,\nphash,{'ab' * 8},clip,soon,,,,\n"
+    md5, phash = parse(text, "csv")
+    assert md5.metadata == {"timestamp": "-4", "quality": "lots"}
+    assert (phash.hash_type, phash.metadata) == (
+        HashType.PHASH,
+        {"video_id": "clip", "timestamp": "soon"},
+    )
+
+
+def test_too_many_frames_for_one_video_is_refused_at_that_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lists_module, "MAX_VIDEO_FRAMES", 3)
+    rows = [f"vpdq,{PDQ1},v,{t},,,," for t in range(3)]
+    rows.insert(1, f"vpdq,{PDQ1},v,0,,,,")  # a duplicate does not count
+    (video,) = parse(VIDEO_HEADER + "\n" + "\n".join(rows) + "\n", "csv")
+    assert len(video.frames) == 3
+    rows.append(f"vpdq,{PDQ1},w,0,,,,")
+    rows.append(f"vpdq,{PDQ1},v,3,,,,")
+    error = refused(VIDEO_HEADER + "\n" + "\n".join(rows) + "\n", "csv")
+    assert error.line == 7
+    assert "video 'v' has more than 3 distinct frames" in error.problem
+
+
+def test_jsonl_video_frames_take_numbers_or_text() -> None:
+    text = (
+        f'{{"hash_type": "vpdq", "hash": "{PDQ1}", "video_id": "V", "timestamp": 0.5, '
+        '"quality": 88}\n'
+        f'{{"hash_type": "pdq", "hash": "{PDQ2}", "video_id": "V", "timestamp": "1.25"}}\n'
+        f'{{"hash_type": "vpdq", "hash": "{PDQ3}", "video_id": 17, "timestamp": 3}}\n'
+        f'{{"hash_type": "md5", "hash": "{MD5}", "video_id": {{"a": 1}}, "timestamp": true}}\n'
+    )
+    video, numbered, md5 = parse(text, "jsonl")
+    assert (video.value, frames_of(video)) == ("V", [(0.5, PDQ1, 88), (1.25, PDQ2, None)])
+    assert (numbered.value, frames_of(numbered)) == ("17", [(3.0, PDQ3, None)])
+    # Not a frame: kept as metadata (JSON text), as any other field would be.
+    assert md5.metadata == {"video_id": '{"a":1}', "timestamp": "true"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ('"video_id": "V", "timestamp": true', "timestamp must be a number"),
+        ('"video_id": "V", "timestamp": [1]', "timestamp must be a number"),
+        ('"video_id": "V", "timestamp": 1, "quality": 9.5', "not a whole number"),
+        ('"video_id": "V", "timestamp": 1, "quality": false', "quality must be a number"),
+        ('"video_id": ["V"], "timestamp": 1', "video_id must be a string"),
+        ('"video_id": 1.5, "timestamp": 1', "video_id must be a string"),
+        ('"video_id": "V", "timestamp": NaN', "must be a finite number"),
+        ('"video_id": "V"', "needs a timestamp"),
+    ],
+)
+def test_jsonl_invalid_video_frames(fields: str, problem: str) -> None:
+    line = f'{{"hash_type": "vpdq", "hash": "{PDQ1}", {fields}}}'
+    error = refused(f'{{"hash_type":"pdq","hash":"{PDQ1}"}}\n{line}\n', "jsonl")
+    assert error.line == 2
+    assert problem in error.problem
+
+
+def test_txt_cannot_hold_videos() -> None:
+    error = refused(f"{PDQ1}\n", "txt", HashType.VPDQ)
+    assert error.line == 0
+    assert "txt list cannot hold video frames" in error.problem
+
+
+VIDEO_SAMPLE = [
+    ListEntry(
+        hash_type=HashType.VPDQ,
+        value='Vid, "quoted" ünï',
+        status=EntryStatus.WITHDRAWN,
+        case_id="C-7",
+        label="ncii",
+        added_at=datetime(2024, 3, 1, 12, 0, tzinfo=UTC),
+        metadata={"source": "hotline"},
+        frames=(
+            ListFrame(0.0, PDQ1, 90),
+            ListFrame(0.1 + 0.2, PDQ2, None),  # 0.30000000000000004: written exactly
+            ListFrame(1e-07 + 5, PDQ2, 0),
+            ListFrame(12345.678901234, PDQ3, 100),
+        ),
+    ),
+    ListEntry(hash_type=HashType.VPDQ, value="vid", frames=(ListFrame(2.0, PDQ1, None),)),
+    ListEntry(
+        hash_type=HashType.MD5,
+        value=MD5,
+        metadata={"video_id": "Vid", "timestamp": "3", "quality": "hd"},
+    ),
+    ListEntry(hash_type=HashType.PDQ, value=PDQ1, metadata={"timestamp": "7"}),
+]
+
+
+def _with_frames(entries: list[ListEntry]) -> list[tuple[object, ...]]:
+    return [(*row, e.frames) for row, e in zip(_comparable(entries), entries, strict=True)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_video_round_trip(fmt: str) -> None:
+    text = dumps_hash_list(VIDEO_SAMPLE, fmt)
+    assert len(text.splitlines()) == (1 if fmt == "csv" else 0) + 4 + 1 + 1 + 1  # per frame
+    assert _with_frames(parse(text, fmt)) == _with_frames(VIDEO_SAMPLE)
+
+
+def test_video_csv_lines_are_one_per_frame() -> None:
+    rows = list(csv.DictReader(io.StringIO(dumps_hash_list(VIDEO_SAMPLE[1:3], "csv"))))
+    assert [(r["hash_type"], r["hash"], r["video_id"], r["timestamp"]) for r in rows] == [
+        ("vpdq", PDQ1, "vid", "2.0"),
+        ("md5", MD5, "Vid", "3"),
+    ]
+    assert [r["quality"] for r in rows] == ["", "hd"]
+
+
+def test_video_jsonl_lines_carry_numbers() -> None:
+    first = json.loads(dumps_hash_list(VIDEO_SAMPLE[:1], "jsonl").splitlines()[0])
+    assert (first["hash_type"], first["video_id"], first["timestamp"], first["quality"]) == (
+        "vpdq",
+        'Vid, "quoted" ünï',
+        0.0,
+        90,
+    )
+
+
+def test_lists_without_videos_keep_their_columns() -> None:
+    header = dumps_hash_list(SAMPLE, "csv").splitlines()[0]
+    assert header == "hash_type,hash,status,case_id,label,added_at,source,ünï"
+    assert "video_id" not in header
+
+
+def test_write_stored_video_entry() -> None:
+    stored = Entry(
+        id=9,
+        bank="b",
+        hash_type=HashType.VPDQ,
+        value="V1",
+        status=EntryStatus.ACTIVE,
+        frames=(ListFrame(1.5, PDQ1, 77),),
+    )
+    (again,) = parse(dumps_hash_list([stored], "csv"), "csv")
+    assert (again.hash_type, again.value, frames_of(again)) == (
+        HashType.VPDQ,
+        "V1",
+        [(1.5, PDQ1, 77)],
+    )
+
+
+def test_write_refuses_what_would_not_read_back() -> None:
+    with pytest.raises(ValueError, match="txt list cannot hold video frames"):
+        dumps_hash_list(VIDEO_SAMPLE[1:2], "txt")
+    no_frames = ListEntry(hash_type=HashType.VPDQ, value="empty")
+    with pytest.raises(ValueError, match="has no frames"):
+        dumps_hash_list([no_frames], "csv")
+    clash = ListEntry(
+        hash_type=HashType.VPDQ,
+        value="v",
+        metadata={"timestamp": "x"},
+        frames=(ListFrame(0.0, PDQ1),),
+    )
+    with pytest.raises(ValueError, match="metadata key 'timestamp'"):
+        dumps_hash_list([clash], "jsonl")
+    # A pdq entry naming a video in its metadata (imported before videos were read) would
+    # come back as a frame of that video.
+    legacy = ListEntry(hash_type=HashType.PDQ, value=PDQ1, metadata={"video_id": "v"})
+    with pytest.raises(ValueError, match="read back as a frame"):
+        dumps_hash_list([legacy], "csv")
