@@ -12,9 +12,15 @@ The webhook document of a hit (``alert_payload``), keys stable::
     bank             the hash-list bank's name
     case_id          the list entry's case id, or null
     label            the list entry's label, or null
-    hash_type        "pdq" | "phash" | "md5" | "sha256"
-    distance         int, Hamming distance (0 for md5 / sha256)
+    hash_type        "pdq" | "phash" | "md5" | "sha256" | "vpdq" (a listed video's frames)
+    distance         int, Hamming distance (0 for md5 / sha256; the median over the matched
+                     frames for video and clip matches)
     variant          which transformation of the posted image matched ("original", "rot90", ...)
+    match_kind       "file" | "image" | "frame" | "clip" | "video" (what matched what)
+    matched_span     [start, end] seconds of the posted video that matched, or null
+    coverage         share (0-1) of the listed video's distinct frames matched, or null
+    matched_frames   [[posted seconds | null, listed seconds | null, distance], ...] (at most
+                     50), or []
     channel          {"id": int | null (Bot-API form, -100...), "title": str | null,
                       "username": str | null (without "@")}
     message_id       int | null
@@ -43,7 +49,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.domain import Hit, SightingSource, Tier
+from monitor.domain import Hit, MatchKind, SightingSource, Tier
 from monitor.logs import redact_text
 
 # Daemon-level events and how they read.
@@ -76,6 +82,9 @@ def alert_text(hit: Hit, *, timezone: str) -> str:
     if hit.variant.value != "original":
         match += f" (variant {hit.variant.value})"
     lines.append(match)
+    video = _video_line(hit)
+    if video:
+        lines.append(video)
     lines.extend(_where_lines(src))
     posted = src.posted_at if src is not None else None
     lines.append(f"Posted: {_both_times(posted, timezone)}")
@@ -100,6 +109,10 @@ def alert_payload(hit: Hit, *, timezone: str) -> dict[str, Any]:
         "hash_type": hit.hash_type.value,
         "distance": hit.distance,
         "variant": hit.variant.value,
+        "match_kind": hit.kind.value,
+        "matched_span": list(hit.span) if hit.span is not None else None,
+        "coverage": hit.coverage,
+        "matched_frames": [[p.query_ts, p.entry_ts, p.distance] for p in hit.frames[:50]],
         "channel": {
             "id": src.chat_id if src is not None else None,
             "title": src.chat_title if src is not None else None,
@@ -114,6 +127,30 @@ def alert_payload(hit: Hit, *, timezone: str) -> dict[str, Any]:
         "sha256": hit.sha256,
         "review_status": hit.review_status.value,
     }
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _video_line(hit: Hit) -> str | None:
+    """Where in the video the match is, for video, clip and frame matches."""
+    if hit.kind is MatchKind.VIDEO or hit.kind is MatchKind.CLIP:
+        text = "Whole listed video" if hit.kind is MatchKind.VIDEO else "Clip of a listed video"
+        if hit.span is not None:
+            text += f", posted video {_clock(hit.span[0])} to {_clock(hit.span[1])}"
+        if hit.coverage is not None:
+            text += f", {hit.coverage:.0%} of its frames"
+        return text
+    if hit.kind is MatchKind.FRAME and hit.frames:
+        first = hit.frames[0]
+        if first.entry_ts is not None:
+            return f"Still of a listed video, at {_clock(first.entry_ts)} of it"
+        if first.query_ts is not None:
+            return f"Frame of the posted video at {_clock(first.query_ts)} matches a listed image"
+    return None
 
 
 def system_text(event: str, detail: str) -> str:

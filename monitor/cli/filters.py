@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import typer
 
-from monitor.domain import HitFilter, ReviewStatus, Tier
+from monitor.domain import HitFilter, MatchKind, ReviewStatus, Tier
 from monitor.errors import InputError
 from monitor.runtime import current_actor
 from monitor.store import Store
@@ -70,6 +70,7 @@ async def hit_filter(
     banks: Sequence[str] = (),
     channels: Sequence[str] = (),
     tiers: Sequence[Tier] = (),
+    kinds: Sequence[MatchKind] = (),
     case_id: str | None = None,
     since: str | None = None,
     until: str | None = None,
@@ -85,6 +86,7 @@ async def hit_filter(
         banks=tuple(dict.fromkeys(banks)),
         channels=await chat_ids(store, channels),
         tiers=tuple(dict.fromkeys(tiers)),
+        kinds=tuple(dict.fromkeys(kinds)),
         case_id=case_id,
         since=start,
         until=end,

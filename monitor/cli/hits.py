@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,10 @@ from monitor.cli.output import format_time, print_json_line, short_time, table, 
 from monitor.cli.state import run, state_of
 from monitor.config import Settings
 from monitor.domain import (
+    FrameMatch,
     Hit,
     HitEvidence,
+    MatchKind,
     ReviewResult,
     ReviewStatus,
     SightingSource,
@@ -39,8 +42,13 @@ CSV_COLUMNS = [
     "case_id",
     "label",
     "hash_type",
+    "kind",
     "distance",
     "variant",
+    "coverage",
+    "span_start",
+    "span_end",
+    "matched_frames",
     "entry_value",
     "query_value",
     "sha256",
@@ -82,6 +90,11 @@ def list_hits(
     tier: list[Tier] | None = typer.Option(
         None, "--tier", help="exact, near-exact or match (repeatable)."
     ),
+    kind: list[MatchKind] | None = typer.Option(
+        None,
+        "--kind",
+        help="file, image, frame, clip or video: what matched what (repeatable).",
+    ),
     case_id: str | None = typer.Option(None, "--case", help="Only hits on this case id."),
     since: str | None = SINCE_OPTION,
     until: str | None = UNTIL_OPTION,
@@ -110,6 +123,7 @@ def list_hits(
                 banks=bank or (),
                 channels=channel or (),
                 tiers=tier or (),
+                kinds=kind or (),
                 case_id=case_id,
                 since=since,
                 until=until,
@@ -143,7 +157,7 @@ def render_hits(console: Console, hits: list[Hit], tz: str) -> None:
     table(
         console,
         None,
-        ["id", "recorded", "status", "tier", "bank", "case", "hash", "dist", "variant", "where"],
+        ["id", "recorded", "status", "tier", "bank", "case", "match", "dist", "variant", "where"],
         [
             [
                 h.id,
@@ -152,7 +166,7 @@ def render_hits(console: Console, hits: list[Hit], tz: str) -> None:
                 h.tier.value,
                 h.bank,
                 h.case_id,
-                h.hash_type.value,
+                match_label(h),
                 h.distance,
                 h.variant.value,
                 where_seen(h.source),
@@ -176,8 +190,51 @@ def where_seen(src: SightingSource | None) -> str:
     return src.key
 
 
+def match_label(hit: Hit) -> str:
+    """The hash type, and the kind where it is not the obvious one: "pdq", "vpdq clip"."""
+    obvious = MatchKind.FILE if hit.tier is Tier.EXACT else MatchKind.IMAGE
+    if hit.kind is obvious:
+        return hit.hash_type.value
+    return f"{hit.hash_type.value} {hit.kind.value}"
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds into a video as m:ss.s (h:mm:ss.s past an hour)."""
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(max(seconds, 0.0), 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:04.1f}"
+    return f"{minutes}:{secs:04.1f}"
+
+
+def frames_text(frames: tuple[FrameMatch, ...], limit: int | None = None) -> str:
+    """Matched frame pairs for people: "posted 0:05.0 = listed 1:23.0 (4)"."""
+    shown = frames if limit is None else frames[:limit]
+    parts = []
+    for pair in shown:
+        sides = []
+        if pair.query_ts is not None:
+            sides.append(f"posted {clock(pair.query_ts)}")
+        if pair.entry_ts is not None:
+            sides.append(f"listed {clock(pair.entry_ts)}")
+        parts.append(f"{' = '.join(sides)} ({pair.distance})")
+    more = len(frames) - len(shown)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
 def _flat(hit: Hit) -> dict[str, Any]:
-    row: dict[str, Any] = {k: v for k, v in jsonable(hit).items() if k != "source"}
+    row: dict[str, Any] = {
+        k: v for k, v in jsonable(hit).items() if k not in ("source", "frames", "span")
+    }
+    # machine-readable: [[posted seconds or null, listed seconds or null, distance], ...]
+    row["matched_frames"] = (
+        json.dumps([[p.query_ts, p.entry_ts, p.distance] for p in hit.frames])
+        if hit.frames
+        else None
+    )
+    row["span_start"], row["span_end"] = hit.span or (None, None)
     src = hit.source
     if src is not None:
         row.update(
@@ -223,9 +280,11 @@ def render_evidence(out: Console, ev: HitEvidence, tz: str) -> None:
         ("tier", hit.tier.value),
         (
             "match",
-            f"{hit.hash_type.value} distance {hit.distance} of {ev.threshold} "
-            f"({hit.variant.value})",
+            f"{match_label(hit)} distance {hit.distance} of {ev.threshold} ({hit.variant.value})",
         ),
+        ("what matched", _kind_text(hit)),
+        ("matched span", _span_text(hit)),
+        ("matched frames", frames_text(hit.frames, limit=12) if hit.frames else None),
         ("bank", hit.bank),
         ("entry", f"{hit.entry_id} ({ev.entry_status.value})"),
         ("case", hit.case_id),
@@ -335,7 +394,39 @@ def _file_facts(ev: HitEvidence) -> str:
     parts = [m.mime or "unknown type", f"{m.size_bytes:,} bytes"]
     if m.width and m.height:
         parts.append(f"{m.width}x{m.height}")
+    if m.duration is not None:
+        parts.append(f"{clock(m.duration)} long")
+    if m.codec:
+        parts.append(m.codec)
+    if m.frames is not None:
+        parts.append(f"{m.frames} frame hashes")
     return ", ".join(parts)
+
+
+_KIND_TEXT = {
+    MatchKind.FILE: "the very same file (cryptographic hash)",
+    MatchKind.IMAGE: "the image as a whole (perceptual hash)",
+    MatchKind.CLIP: "consecutive seconds of the posted video match part of the listed video",
+    MatchKind.VIDEO: "the posted video matches the listed video as a whole",
+}
+
+
+def _kind_text(hit: Hit) -> str:
+    if hit.kind is MatchKind.FRAME:
+        if hit.frames and hit.frames[0].entry_ts is not None:
+            return "the posted image matches a frame of the listed video"
+        return "a frame of the posted video matches the listed image"
+    text = _KIND_TEXT[hit.kind]
+    if hit.coverage is not None:
+        text += f"; {hit.coverage:.0%} of the listed video's distinct frames matched"
+    return text
+
+
+def _span_text(hit: Hit) -> str | None:
+    if hit.span is None:
+        return None
+    start, end = hit.span
+    return f"posted video {clock(start)} to {clock(end)}"
 
 
 def chat_label(src: SightingSource) -> str | None:

@@ -6,6 +6,11 @@
   ``thresholds.pdq_near_exact``, else ``MATCH``. One search per query at the largest radius any
   enabled bank needs, then a per-bank filter.
 * pHash: within ``thresholds.phash``; always ``MATCH`` (64 bits are a lead, never near-exact).
+* vpdq (listed videos as timed frame PDQs, see :mod:`monitor.matching.video_match`): a posted
+  video's frames (and their trimmed variants) against every listed frame -> ``VIDEO`` or ``CLIP``
+  matches by the bank's ``video_share`` and ``clip_seconds``; each posted frame also against the
+  photo PDQ entries -> ``FRAME`` matches (a video made from a known image). A posted image's PDQ
+  variants also search the listed frames -> ``FRAME`` matches (a still taken from a known video).
 * Withdrawn entries and disabled banks never match; one Match per entry (the strongest).
 
 Per entry the matcher keeps one packed int64 (bank, hash type, interned attributes) in an
@@ -15,8 +20,8 @@ Per entry the matcher keeps one packed int64 (bank, hash type, interned attribut
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,19 +29,30 @@ from monitor.domain import (
     Bank,
     Entry,
     EntryStatus,
+    FrameMatch,
     HashType,
+    ListFrame,
     Match,
+    MatchKind,
     Signals,
     Tier,
     Variant,
+    VideoSignals,
 )
 from monitor.matching.entries import AttributeTable, IdTable
 from monitor.matching.hashes import InvalidHash, normalize_hash
 from monitor.matching.index import BinaryIndex, ExactIndex
+from monitor.matching.video_match import (
+    MAX_PAIRS,
+    FrameIndex,
+    VideoTally,
+    distinct_frames,
+    judge,
+)
 
 __all__ = ["Matcher", "MatcherStats"]
 
-_TYPES = (HashType.PDQ, HashType.PHASH, HashType.MD5, HashType.SHA256)
+_TYPES = (HashType.PDQ, HashType.PHASH, HashType.MD5, HashType.SHA256, HashType.VPDQ)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _BANK_SHIFT = 8
 _ATTR_SHIFT = 24
@@ -67,6 +83,7 @@ class MatcherStats:
     rejected: int  # entries refused (invalid hash, unknown bank) since the matcher was built
     rejected_examples: tuple[tuple[int, str], ...] = field(default=())
     memory_bytes: int = 0
+    listed_frames: int = 0  # distinct frames of the listed videos (vpdq entries) indexed
 
 
 def _strength(match: Match) -> tuple[int, int, bool, bool]:
@@ -82,6 +99,8 @@ class Matcher:
         self._bank_code: dict[str, int] = {}
         self._binary = {HashType.PDQ: BinaryIndex(256), HashType.PHASH: BinaryIndex(64)}
         self._exact = {HashType.MD5: ExactIndex(16), HashType.SHA256: ExactIndex(32)}
+        self._frames = FrameIndex()
+        self._video_ids: dict[int, str] = {}  # vpdq entry id -> the list's video id
         self._table = IdTable()
         self._attributes = AttributeTable()
         self._counts: Counter[tuple[int, HashType]] = Counter()
@@ -101,6 +120,7 @@ class Matcher:
             binary.compact()
         for exact in matcher._exact.values():
             exact.compact()
+        matcher._frames.compact()
         return matcher
 
     def set_bank(self, bank: Bank) -> None:
@@ -128,6 +148,7 @@ class Matcher:
         values: dict[HashType, list[str]] = {t: [] for t in _TYPES}
         packed: dict[HashType, list[int]] = {t: [] for t in _TYPES}
         withdrawn: list[int] = []
+        videos: list[tuple[int, list[ListFrame], str]] = []
         for entry in entries:
             if entry.status is not EntryStatus.ACTIVE:
                 withdrawn.append(entry.id)
@@ -138,9 +159,15 @@ class Matcher:
                 continue
             try:
                 value = normalize_hash(entry.hash_type, entry.value)
+                frames = distinct_frames(entry.frames) if entry.hash_type.video else []
             except InvalidHash as exc:
                 self._reject(entry.id, str(exc))
                 continue
+            if entry.hash_type.video:
+                if not frames:
+                    self._reject(entry.id, f"video {value!r} has no frame of usable quality")
+                    continue
+                videos.append((entry.id, frames, value))
             attr = self._attributes.code(entry.case_id, entry.label, entry.metadata)
             ids[entry.hash_type].append(entry.id)
             values[entry.hash_type].append(value)
@@ -151,12 +178,17 @@ class Matcher:
         for hash_type in _TYPES:
             if ids[hash_type]:
                 added += self._add_type(
-                    hash_type, ids[hash_type], values[hash_type], packed[hash_type]
+                    hash_type, ids[hash_type], values[hash_type], packed[hash_type], videos
                 )
         return added
 
     def _add_type(
-        self, hash_type: HashType, id_list: list[int], value_list: list[str], packed_list: list[int]
+        self,
+        hash_type: HashType,
+        id_list: list[int],
+        value_list: list[str],
+        packed_list: list[int],
+        videos: Sequence[tuple[int, list[ListFrame], str]] = (),
     ) -> int:
         id_array = np.array(id_list, dtype=np.int64)
         packed_array = np.array(packed_list, dtype=np.int64)
@@ -171,8 +203,13 @@ class Matcher:
         self.withdraw(id_array.tolist())  # replacing: drop the old version first
         if hash_type in self._binary:
             self._binary[hash_type].add(id_array, value_list)
-        else:
+        elif hash_type in self._exact:
             self._exact[hash_type].add(id_array.tolist(), value_list)
+        else:  # vpdq: the frames are indexed, the id kept for display
+            latest = {entry_id: (frames, video_id) for entry_id, frames, video_id in videos}
+            kept = [(i, *latest[i]) for i in id_array.tolist()]
+            self._frames.add([(entry_id, frames) for entry_id, frames, _ in kept])
+            self._video_ids.update((entry_id, video_id) for entry_id, _, video_id in kept)
         self._table.put_many(id_array, packed_array)
         banks = (packed_array >> _BANK_SHIFT) & (_MAX_BANKS - 1)
         for bank, count in zip(*np.unique(banks, return_counts=True), strict=True):
@@ -194,8 +231,12 @@ class Matcher:
         for hash_type, gone in by_type.items():
             if hash_type in self._binary:
                 self._binary[hash_type].remove(gone)
-            else:
+            elif hash_type in self._exact:
                 self._exact[hash_type].remove(gone)
+            else:
+                self._frames.remove(gone)
+                for entry_id in gone:
+                    self._video_ids.pop(entry_id, None)
         return int(present.sum())
 
     def _reject(self, entry_id: int, problem: str) -> None:
@@ -218,13 +259,124 @@ class Matcher:
             for match in self._exact_matches(hash_type, value):
                 keep(match)
         enabled = [bank for bank in self._banks if bank.enabled]
-        if enabled:
+        if enabled and signals.video is not None:
+            self._video_matches(signals.video, enabled, keep)
+        elif enabled:
             for query in signals.queries:
                 for match in self._near_matches(
                     query.hash_type, query.value, query.variant, enabled
                 ):
                     keep(match)
+                if query.hash_type is HashType.PDQ:
+                    for match in self._still_matches(query.value, query.variant, enabled):
+                        keep(match)
         return sorted(best.values(), key=lambda m: (m.tier.rank, m.distance, m.bank, m.entry_id))
+
+    def _video_matches(
+        self, video: VideoSignals, enabled: list[Bank], keep: Callable[[Match], None]
+    ) -> None:
+        """A posted video: its frames against photo entries (FRAME) and listed videos."""
+        frames = video.frames
+        if not frames:
+            return
+        radius = max(bank.thresholds.pdq for bank in enabled)
+        tallies: dict[int, VideoTally] = {}
+        # photo entries: the closest frame's match, and every frame that matched (evidence)
+        photos: dict[int, tuple[Match, dict[int, int]]] = {}
+        for position, frame in enumerate(frames):
+            variants = [(frame.pdq, Variant.ORIGINAL)]
+            if frame.trimmed_pdq:
+                variants.append((frame.trimmed_pdq, Variant.TRIMMED))
+            for value, variant in variants:
+                for match in self._near_matches(HashType.PDQ, value, variant, enabled):
+                    have = photos.get(match.entry_id)
+                    if have is None or _strength(match) < _strength(have[0]):
+                        have = photos[match.entry_id] = (match, have[1] if have else {})
+                    seen = have[1].get(position, match.distance)
+                    have[1][position] = min(seen, match.distance)
+                if not len(self._frames) or radius < 0:
+                    continue
+                for hit in self._frames.search(value.strip().lower(), min(radius, 256)):
+                    resolved = self._resolve(hit.entry_id)
+                    if resolved is None or hit.distance > resolved[0].thresholds.pdq:
+                        continue
+                    tallies.setdefault(hit.entry_id, VideoTally()).add(position, hit, variant)
+        for match, matched in photos.values():
+            positions = sorted(matched)
+            pairs = tuple(
+                FrameMatch(frames[p].timestamp, None, matched[p]) for p in positions[:MAX_PAIRS]
+            )
+            span = (frames[positions[0]].timestamp, frames[positions[-1]].until)
+            keep(replace(match, kind=MatchKind.FRAME, frames=pairs, span=span))
+        duration = None if video.truncated else video.duration
+        for entry_id, tally in tallies.items():
+            resolved = self._resolve(entry_id)
+            if resolved is None:
+                continue
+            bank, case_id, label, metadata = resolved
+            verdict = judge(
+                tally, frames, self._frames.frame_count(entry_id), bank.thresholds, duration
+            )
+            if verdict is None:
+                continue
+            keep(
+                Match(
+                    entry_id=entry_id,
+                    bank=bank.name,
+                    hash_type=HashType.VPDQ,
+                    entry_value=self._video_ids.get(entry_id, ""),
+                    query_value=verdict.query_value,
+                    variant=verdict.variant,
+                    distance=verdict.distance,
+                    tier=verdict.tier,
+                    threshold=bank.thresholds.pdq,
+                    case_id=case_id,
+                    label=label,
+                    metadata=metadata,
+                    kind=verdict.kind,
+                    frames=verdict.pairs,
+                    coverage=verdict.coverage,
+                    span=verdict.span,
+                )
+            )
+
+    def _still_matches(self, value: str, variant: Variant, enabled: list[Bank]) -> list[Match]:
+        """A posted image near a frame of a listed video: one FRAME match per video, closest."""
+        if not len(self._frames):
+            return []
+        radius = max(self._threshold(bank, HashType.PDQ, variant) for bank in enabled)
+        if radius < 0:
+            return []
+        query_value = value.strip().lower()
+        closest: dict[int, Match] = {}
+        for hit in self._frames.search(query_value, min(radius, 256)):
+            if hit.entry_id in closest:
+                continue  # results come closest first
+            resolved = self._resolve(hit.entry_id)
+            if resolved is None:
+                continue
+            bank, case_id, label, metadata = resolved
+            threshold = self._threshold(bank, HashType.PDQ, variant)
+            if hit.distance > threshold:
+                continue
+            near = hit.distance <= bank.thresholds.pdq_near_exact
+            closest[hit.entry_id] = Match(
+                entry_id=hit.entry_id,
+                bank=bank.name,
+                hash_type=HashType.VPDQ,
+                entry_value=self._video_ids.get(hit.entry_id, ""),
+                query_value=query_value,
+                variant=variant,
+                distance=hit.distance,
+                tier=Tier.NEAR_EXACT if near else Tier.MATCH,
+                threshold=threshold,
+                case_id=case_id,
+                label=label,
+                metadata=metadata,
+                kind=MatchKind.FRAME,
+                frames=(FrameMatch(None, hit.timestamp, hit.distance),),
+            )
+        return list(closest.values())
 
     def _exact_matches(self, hash_type: HashType, value: str) -> list[Match]:
         if not value:
@@ -250,6 +402,7 @@ class Matcher:
                     case_id=case_id,
                     label=label,
                     metadata=metadata,
+                    kind=MatchKind.FILE,
                 )
             )
         return found
@@ -323,6 +476,7 @@ class Matcher:
         memory = self._table.memory_bytes()
         memory += sum(index.memory_bytes() for index in self._binary.values())
         memory += sum(index.memory_bytes() for index in self._exact.values())
+        memory += self._frames.memory_bytes()
         return MatcherStats(
             entries=sum(by_type.values()),
             by_type=by_type,
@@ -331,4 +485,5 @@ class Matcher:
             rejected=self._rejected,
             rejected_examples=tuple(self._rejected_examples),
             memory_bytes=memory,
+            listed_frames=len(self._frames),
         )

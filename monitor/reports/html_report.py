@@ -284,7 +284,23 @@ def _match(row: ReportRow) -> str:
         f'<span class="tier-{escape(row.tier)}">{escape(row.tier)}</span>'
         + _field(row.hash_type, f"distance {row.distance}")
         + _field("variant", escape(row.variant))
+        + _field("kind", escape(row.match_kind))
+        + (
+            _field("at", f"{_clock(row.matched_from_s)} to {_clock(row.matched_to_s)}")
+            if row.matched_from_s is not None
+            else ""
+        )
+        + (_field("coverage", f"{row.coverage:.0%}") if row.coverage is not None else "")
     )
+
+
+def _clock(seconds: float | None) -> str:
+    """Seconds into the posted video as m:ss (h:mm:ss past an hour)."""
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _entry(row: ReportRow) -> str:

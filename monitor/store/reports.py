@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from monitor.domain import (
     HashType,
     HitFilter,
+    MatchKind,
     MediaKind,
     ReportRow,
     ReportSummary,
@@ -120,6 +121,10 @@ def _report_query() -> Select[*tuple[Any, ...]]:
             HitRow.hash_type,
             HitRow.distance,
             HitRow.variant,
+            HitRow.match_kind,
+            HitRow.span_start,
+            HitRow.span_end,
+            HitRow.coverage,
             BankRow.name.label("bank"),
             EntryRow.id.label("entry_id"),
             EntryRow.value.label("entry_value"),
@@ -187,4 +192,8 @@ def _report_row(row: RowMapping) -> ReportRow:
         reported_to=row["reported_to"],
         reported_at=row["reported_at"],
         removed_at=row["removed_at"],
+        match_kind=MatchKind(row["match_kind"]),
+        matched_from_s=row["span_start"],
+        matched_to_s=row["span_end"],
+        coverage=row["coverage"],
     )

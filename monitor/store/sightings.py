@@ -11,11 +11,14 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.domain import (
+    FrameHash,
+    FrameMatch,
     HashFailure,
     HashType,
     Hit,
     HitFilter,
     Match,
+    MatchKind,
     MediaKind,
     QueryHash,
     RecordResult,
@@ -25,6 +28,7 @@ from monitor.domain import (
     SourceKind,
     Tier,
     Variant,
+    VideoSignals,
 )
 from monitor.errors import InputError, NotFound, StoreError
 from monitor.store._base import IN_CHUNK, StoreBase, chunks, sample
@@ -135,6 +139,7 @@ class SightingsMixin(StoreBase):
                         "threshold": m.threshold,
                         "created_at": now,
                         "review_status": ReviewStatus.NEW.value,
+                        **_match_details(m),
                     }
                     # A fixed order, so concurrent writers take row locks in the same order.
                     for m in sorted(best.values(), key=lambda m: m.entry_id)
@@ -251,6 +256,7 @@ class SightingsMixin(StoreBase):
             "first_seen_at": now,
             "queries": _queries_json(signals.queries) if known_queries else None,
             "trimmed": signals.trimmed if known_queries else None,
+            **_video_columns(signals.video),
         }
         media_id: int | None = (
             await conn.execute(
@@ -272,6 +278,13 @@ class SightingsMixin(StoreBase):
             fill.update(hash_failure_reason=None, hash_failure_detail=None)
         if row.queries is None and values["queries"] is not None:
             fill.update(queries=values["queries"], trimmed=values["trimmed"])
+        if signals.video is not None and (
+            row.video is None or (row.frames is None and values["frames"])
+        ):
+            # first decoded now, or decoded better than before (frames where there were none)
+            fill.update(video=values["video"], frames=values["frames"], duration=values["duration"])
+            if signals.perceptual_ok and row.hash_failure_reason is not None:
+                fill.update(hash_failure_reason=None, hash_failure_detail=None)
         if fill:
             await conn.execute(update(MediaRow).where(MediaRow.id == row.id).values(**fill))
         return int(row.id)
@@ -413,6 +426,94 @@ def _queries_json(queries: Sequence[QueryHash]) -> list[list[Any]]:
     return [[q.hash_type.value, q.variant.value, q.value, q.quality] for q in queries]
 
 
+# What ``media.video`` keeps of a VideoSignals (the frames go to ``media.frames``).
+_VIDEO_FACTS = (
+    "container",
+    "codec",
+    "duration",
+    "fps",
+    "rotation",
+    "frames_decoded",
+    "frames_hashed",
+    "low_quality",
+    "keyframes_only",
+    "truncated",
+)
+
+
+def _video_columns(video: VideoSignals | None) -> dict[str, Any]:
+    """The media row's video columns: facts, timed frame hashes and duration (None: an image)."""
+    if video is None:
+        return {"video": None, "frames": None, "duration": None}
+    return {
+        "video": {name: getattr(video, name) for name in _VIDEO_FACTS},
+        "frames": [
+            [
+                f.timestamp,
+                f.until,
+                f.pdq,
+                f.quality,
+                f.keyframe,
+                f.count,
+                f.trimmed_pdq,
+                f.trimmed_quality,
+            ]
+            for f in video.frames
+        ]
+        or None,
+        "duration": video.duration,
+    }
+
+
+def _video_of(row: RowMapping, failure: HashFailure | None) -> VideoSignals | None:
+    facts = row["video"]
+    if facts is None:
+        return None
+    frames = tuple(
+        FrameHash(
+            timestamp=ts,
+            until=until,
+            pdq=pdq,
+            quality=quality,
+            keyframe=bool(keyframe),
+            count=count,
+            trimmed_pdq=trimmed_pdq,
+            trimmed_quality=trimmed_quality,
+        )
+        for ts, until, pdq, quality, keyframe, count, trimmed_pdq, trimmed_quality in (
+            row["frames"] or ()
+        )
+    )
+    known = {name: facts[name] for name in _VIDEO_FACTS if name in facts}
+    return VideoSignals(
+        sha256=row["sha256"],
+        md5=row["md5"],
+        size_bytes=row["size_bytes"],
+        mime=row["mime"],
+        width=row["width"],
+        height=row["height"],
+        frames=frames,
+        failure=failure,
+        **known,
+    )
+
+
+def _match_details(match: Match) -> dict[str, Any]:
+    """The hit columns that say what kind of match it is and, for videos, where."""
+    return {
+        "match_kind": match.kind.value,
+        "frames": [[p.query_ts, p.entry_ts, p.distance] for p in match.frames] or None,
+        "coverage": match.coverage,
+        "span_start": match.span[0] if match.span else None,
+        "span_end": match.span[1] if match.span else None,
+    }
+
+
+def frame_matches(stored: Any) -> tuple[FrameMatch, ...]:
+    """``hits.frames`` as FrameMatch pairs."""
+    return tuple(FrameMatch(q, e, d) for q, e, d in stored or ())
+
+
 def _signals(row: RowMapping) -> Signals:
     """The ``Signals`` of a media row."""
     stored = row["queries"]
@@ -436,6 +537,10 @@ def _signals(row: RowMapping) -> Signals:
             rebuilt.append(QueryHash(HashType.PHASH, row["phash"], Variant.ORIGINAL))
         queries = tuple(rebuilt)
     reason = row["hash_failure_reason"]
+    failure = HashFailure(reason, row["hash_failure_detail"] or "") if reason else None
+    video = _video_of(row, failure)
+    if video is not None:
+        return video.as_signals()
     return Signals(
         sha256=row["sha256"],
         md5=row["md5"],
@@ -448,7 +553,7 @@ def _signals(row: RowMapping) -> Signals:
         phash=row["phash"],
         queries=queries,
         trimmed=bool(row["trimmed"]),
-        failure=HashFailure(reason, row["hash_failure_detail"] or "") if reason else None,
+        failure=failure,
     )
 
 
@@ -486,6 +591,11 @@ def hits_query() -> Select[*tuple[Any, ...]]:
             HitRow.reviewed_by,
             HitRow.reviewed_at,
             HitRow.review_note,
+            HitRow.match_kind,
+            HitRow.frames.label("matched_frames"),
+            HitRow.coverage,
+            HitRow.span_start,
+            HitRow.span_end,
             BankRow.name.label("bank"),
             EntryRow.value.label("entry_value"),
             EntryRow.case_id,
@@ -529,6 +639,8 @@ def hit_filter(stmt: Select[*tuple[Any, ...]], where: HitFilter) -> Select[*tupl
         stmt = stmt.where(HitRow.tier.in_([t.value for t in where.tiers]))
     if where.hash_types:
         stmt = stmt.where(HitRow.hash_type.in_([h.value for h in where.hash_types]))
+    if where.kinds:
+        stmt = stmt.where(HitRow.match_kind.in_([k.value for k in where.kinds]))
     if where.case_id is not None:
         stmt = stmt.where(EntryRow.case_id == where.case_id)
     if where.since is not None:
@@ -589,6 +701,10 @@ def hit_row(row: RowMapping) -> Hit:
         reviewed_by=row["reviewed_by"],
         reviewed_at=row["reviewed_at"],
         review_note=row["review_note"],
+        kind=MatchKind(row["match_kind"]),
+        frames=frame_matches(row["matched_frames"]),
+        coverage=row["coverage"],
+        span=None if row["span_start"] is None else (row["span_start"], row["span_end"]),
     )
 
 

@@ -10,7 +10,16 @@ from monitor.alerts import (
     system_payload,
     system_text,
 )
-from monitor.domain import HashType, MediaKind, ReviewStatus, SourceKind, Tier, Variant
+from monitor.domain import (
+    FrameMatch,
+    HashType,
+    MatchKind,
+    MediaKind,
+    ReviewStatus,
+    SourceKind,
+    Tier,
+    Variant,
+)
 from monitor.logs import register_secret
 from tests.unit.alerts.helpers import ENTRY_PDQ, QUERY_PDQ, SHA256, make_hit, make_source
 
@@ -24,6 +33,10 @@ PAYLOAD_KEYS = {
     "hash_type",
     "distance",
     "variant",
+    "match_kind",
+    "matched_span",
+    "coverage",
+    "matched_frames",
     "channel",
     "message_id",
     "link",
@@ -144,6 +157,38 @@ def test_payload_without_source_is_still_complete() -> None:
     assert payload["posted_at"] is None
     assert payload["posted_at_local"] is None
     json.dumps(payload)
+
+
+def test_video_hits_say_where_in_the_video() -> None:
+    clip = make_hit(
+        hash_type=HashType.VPDQ,
+        kind=MatchKind.CLIP,
+        span=(72.0, 95.0),
+        coverage=0.4,
+        frames=tuple(FrameMatch(72.0 + i, 10.0 + i, 3) for i in range(60)),
+    )
+    text = alert_text(clip, timezone="UTC")
+    assert "Clip of a listed video, posted video 1:12 to 1:35, 40% of its frames" in text
+    payload = alert_payload(clip, timezone="UTC")
+    assert payload["match_kind"] == "clip"
+    assert payload["matched_span"] == [72.0, 95.0]
+    assert payload["coverage"] == 0.4
+    assert payload["matched_frames"][0] == [72.0, 10.0, 3]
+    assert len(payload["matched_frames"]) == 50
+    still = make_hit(
+        hash_type=HashType.VPDQ, kind=MatchKind.FRAME, frames=(FrameMatch(None, 3725.0, 2),)
+    )
+    assert "Still of a listed video, at 1:02:05 of it" in alert_text(still, timezone="UTC")
+    frame = make_hit(kind=MatchKind.FRAME, frames=(FrameMatch(5.0, None, 2),))
+    assert "Frame of the posted video at 0:05 matches a listed image" in alert_text(
+        frame, timezone="UTC"
+    )
+    photo = alert_payload(make_hit(), timezone="UTC")
+    assert (photo["match_kind"], photo["matched_span"], photo["matched_frames"]) == (
+        "image",
+        None,
+        [],
+    )
 
 
 def test_system_alerts() -> None:

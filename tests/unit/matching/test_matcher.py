@@ -254,6 +254,7 @@ def test_stats_counts_per_type_and_bank() -> None:
         HashType.PHASH: 1,
         HashType.MD5: 0,
         HashType.SHA256: 1,
+        HashType.VPDQ: 0,
     }
     assert stats.by_bank == {
         "a": {HashType.PDQ: 1, HashType.PHASH: 1},
