@@ -1,6 +1,8 @@
 """Everything `monitor demo` shows, made in code: reported originals, a hash list built from them,
 a folder of "posted" copies (recompressed, mirrored, letterboxed, resized, cropped, identical,
-plus unrelated images and a corrupt file), and a Telegram Desktop export of a channel.
+plus unrelated images and a corrupt file), and a Telegram Desktop export of a channel. Also a
+reported video, listed as timed frame PDQs (vpdq rows), with a re-encoded copy, a trimmed clip
+and an unrelated video among the posts.
 
 The demo lives in its own folder with its own SQLite file; it never touches the configured store.
 """
@@ -19,7 +21,9 @@ from PIL import Image, ImageOps
 from monitor.config import HashingSettings
 from monitor.errors import InputError
 from monitor.hashing import compute_signals
+from monitor.hashing.video import compute_video_signals
 from monitor.synthetic import crop_fraction, letterbox, photo_like, to_jpeg
+from monitor.synthetic_video import Scene, scene_video, transcode
 
 MARKER = ".monitor-demo"
 BANK = "demo-reported"
@@ -33,6 +37,10 @@ _POSTS: list[tuple[str, int, str]] = [
     ("cropped.jpg", 4, "1% cut from every side"),
     ("identical.jpg", 5, "byte-for-byte the reported file"),
 ]
+# The reported video: four synthetic shots of 3 seconds, two of them panning.
+VIDEO_ID = "DEMO-VIDEO-0001"
+_VIDEO_SCENES = (Scene(600, 3.0), Scene(601, 3.0, pan=12.0), Scene(602, 3.0), Scene(603, 3.0, 8.0))
+VIDEO_POSTS = ("reencoded-video.mp4", "trimmed-clip.mp4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +78,22 @@ def prepare(root: Path, settings: HashingSettings) -> DemoFiles:
     # A withdrawn entry: listed by mistake, kept in history, never matched.
     withdrawn = compute_signals(to_jpeg(photo_like(999, (800, 600))), settings)
     rows.append({**_row("pdq", withdrawn.pdq or "", 99), "status": "withdrawn"})
+    # The reported video, one row per frame hash with its time (how video lists carry frames).
+    video = scene_video(_VIDEO_SCENES, size=(480, 272), fps=12, crf=20)
+    for frame in compute_video_signals(video, settings).frames:
+        rows.append(
+            {
+                **_row("vpdq", frame.pdq, 6),
+                "label": "synthetic test video",
+                "video_id": VIDEO_ID,
+                "timestamp": f"{frame.timestamp:.3f}",
+                "quality": str(frame.quality),
+            }
+        )
     hash_list = root / "reported-hashes.csv"
+    columns = ["hash_type", "hash", "case_id", "label", "added_at", "status"]
     with hash_list.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, ["hash_type", "hash", "case_id", "label", "added_at", "status"])
+        writer = csv.DictWriter(fh, [*columns, "video_id", "timestamp", "quality"], restval="")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -89,6 +110,11 @@ def prepare(root: Path, settings: HashingSettings) -> DemoFiles:
     for seed in range(200, 206):
         (posts / f"unrelated-{seed}.jpg").write_bytes(to_jpeg(photo_like(seed)))
     (posts / "truncated.jpg").write_bytes(to_jpeg(photo_like(300))[:4000])
+    # Re-posted videos: smaller and recompressed; the last 7 seconds only; something else.
+    (posts / VIDEO_POSTS[0]).write_bytes(transcode(video, size=(320, 180), crf=32))
+    (posts / VIDEO_POSTS[1]).write_bytes(transcode(video, start=5.0, crf=28))
+    unrelated = (Scene(700, 4.0), Scene(701, 4.0, pan=10.0))
+    (posts / "unrelated-video.mp4").write_bytes(scene_video(unrelated, size=(480, 272), fps=12))
     (posts / "notes.txt").write_text("not an image\n", encoding="utf-8")
 
     _write_export(export, originals)

@@ -30,7 +30,7 @@ def demo(
     settings = replace(
         state.settings, data_dir=directory.resolve(), database=DatabaseSettings()
     )  # never the configured store
-    out.print(f"Making synthetic images and a hash list in {directory}/ ...", markup=False)
+    out.print(f"Making synthetic images, videos and a hash list in {directory}/ ...", markup=False)
     files = demo_data.prepare(directory, settings.hashing)
     entries = read_hash_list(files.hash_list, None, None)
     result = run(_import(settings, files.hash_list, entries))
@@ -47,7 +47,8 @@ def demo(
     first = hits[-1].id if hits else 1
     m = f"monitor --config {files.config}"
     out.print(
-        "\nEvery copy of a reported image was found; the unrelated images were not.\n"
+        "\nEvery copy of a reported image was found, the re-encoded video and the trimmed clip\n"
+        "as video and clip matches with their matched times; the unrelated files were not.\n"
         "Explore further (docs/analysts.md walks through it):\n"
         f"  {m} hits show {first}\n"
         f"  {m} hits review {first} --confirm --note 'checked' --by you\n"

@@ -80,7 +80,15 @@ def test_demo_finds_every_copy_and_nothing_else(cli: Run, tmp_path: Path) -> Non
         "cropped.jpg",
         "identical.jpg",
         "photo_1@26-08-2024_09-30-00.jpg",
+        "reencoded-video.mp4",
+        "trimmed-clip.mp4",
     }
+    kinds = {Path(h["source"]["path"]).name: h["kind"] for h in hits if h["hash_type"] == "vpdq"}
+    assert kinds == {"reencoded-video.mp4": "video", "trimmed-clip.mp4": "clip"}
+    clip = next(h for h in hits if Path(h["source"]["path"]).name == "trimmed-clip.mp4")
+    assert clip["span"][0] == 0.0
+    # the clip starts 5 s into the listed video: matched times say so
+    assert all(abs((p["entry_ts"] - p["query_ts"]) - 5.0) <= 1.0 for p in clip["frames"])
     tiers = {(Path(h["source"]["path"]).name, h["tier"], h["variant"]) for h in hits}
     assert ("identical.jpg", "exact", "original") in tiers
     assert any(n == "mirrored.jpg" and v == "flip_h" for n, _, v in tiers)
