@@ -54,7 +54,7 @@ class MediaErrorReason(StrEnum):
     TRUNCATED = "truncated"
     CORRUPT = "corrupt"
     TIMEOUT = "timeout"
-    UNSUPPORTED_KIND = "unsupported_kind"  # e.g. video before video hashing exists
+    UNSUPPORTED_KIND = "unsupported_kind"  # a kind of file no hasher handles
     KIND_NOT_ALLOWED = "kind_not_allowed"  # excluded by telegram.media.kinds
     MIME_NOT_ALLOWED = "mime_not_allowed"  # excluded by telegram.media.mime_types
     UNAVAILABLE = "unavailable"  # the media could not be fetched (gone, no longer accessible)

@@ -3,6 +3,9 @@
 The pipeline knows its collaborators only by the small Protocols below, so the same path serves
 `monitor scan` (files on disk) and the Telegram daemon (downloaded bytes), and tests can drive it
 with fakes. Hashing is CPU work: ``PoolHasher`` runs it in worker processes, off the event loop.
+Images and videos take the same path: hashing tells them apart by their bytes and a video comes
+back as a :class:`Signals` whose ``video`` is set (its timed frame hashes), which the matcher and
+the recorder understand; a video's decoding is bounded by ``[hashing.video] time_budget``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Protocol
 from monitor.config import HashingSettings
 from monitor.domain import Hit, Match, RecordResult, SightingSource, Signals
 from monitor.errors import MediaError
-from monitor.hashing import compute_signals, hash_file
+from monitor.hashing import compute_media_signals, hash_file
 from monitor.logs import get_logger
 
 log = get_logger(__name__)
@@ -85,9 +88,9 @@ class PoolHasher:
 
     async def hash_bytes(self, data: bytes) -> Signals:
         if self._pool is None:
-            return compute_signals(data, self._settings)
+            return compute_media_signals(data, self._settings)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, compute_signals, data, self._settings)
+        return await loop.run_in_executor(self._pool, compute_media_signals, data, self._settings)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -3,6 +3,11 @@
 Hashing runs ahead in the worker pool (a bounded window), while results are matched and
 recorded in input order, one transaction per file, so the output is deterministic and a crash
 leaves every file either fully recorded or not at all; scanning again is idempotent.
+
+Every regular file is hashed whatever its name: hashing tells images from videos and animations
+by their bytes. A file found on disk is recorded as an ``image``, or as a ``video``,
+``animation`` or ``sticker`` (.tgs) when its bytes say so. A Desktop export names the kind of
+each file itself; only a file it calls ``other`` is named by its bytes the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from monitor.domain import Signals, SourceKind
+from monitor.domain import MediaKind, SightingSource, Signals, SourceKind
 from monitor.errors import MediaError, MediaErrorReason
 from monitor.pipeline import Hasher, Outcome, Pipeline
 from monitor.sources.desktop_export import ExportProblem
@@ -25,7 +30,8 @@ OutcomeHandler = Callable[[LocalItem, Outcome], None]
 @dataclass(slots=True)
 class ScanSummary:
     files: int = 0
-    hashed: int = 0  # perceptual hashes computed
+    hashed: int = 0  # perceptual hashes computed (images, and videos with frames)
+    videos: int = 0  # of the files hashed or unhashable: videos and animations
     unhashable: Counter[str] = field(default_factory=Counter)  # recorded with exact hashes only
     skipped: Counter[str] = field(default_factory=Counter)  # not recorded at all, by reason
     new_sightings: int = 0
@@ -82,11 +88,12 @@ async def _finish(
         summary.skipped[result.reason.value] += 1
         outcome = Outcome(source=item.source, skipped=result)
     else:
-        source = item.source
+        source = _with_kind(item.source, result)
         if source.kind is SourceKind.FILE:
             # The same path with other content is another sighting.
             source = replace(source, key=f"{source.key}:{result.sha256}")
         outcome = await pipeline.handle(source, result)
+        summary.videos += int(result.video is not None)
         if result.failure is not None:
             summary.unhashable[result.failure.reason] += 1
         else:
@@ -99,3 +106,19 @@ async def _finish(
             summary.hits_by_tier[match.tier.value] += 1
     if on_outcome is not None:
         on_outcome(item, outcome)
+
+
+def _with_kind(source: SightingSource, signals: Signals) -> SightingSource:
+    """A file's media kind once its bytes are known: a video or animation found on disk (or one
+    an export calls ``other``) is recorded as such, not as an image."""
+    video = signals.video
+    unknown = MediaKind.IMAGE if source.kind is SourceKind.FILE else MediaKind.OTHER
+    if video is None or source.media_kind is not unknown:
+        return source
+    if video.container == "tgs":
+        kind = MediaKind.STICKER
+    elif video.container in ("gif", "webp"):
+        kind = MediaKind.ANIMATION
+    else:
+        kind = MediaKind.VIDEO
+    return replace(source, media_kind=kind)

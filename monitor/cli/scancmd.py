@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from monitor.cli.output import print_json_line
 from monitor.cli.state import run, state_of
 from monitor.config import Settings
-from monitor.domain import jsonable
+from monitor.domain import VideoSignals, jsonable
 from monitor.errors import InputError
 from monitor.pipeline import Outcome, Pipeline, PoolHasher
 from monitor.runtime import load_matcher, open_store
@@ -97,6 +97,7 @@ def _outcome_json(item: LocalItem, outcome: Outcome) -> dict[str, object]:
         phash=s.phash,
         trimmed=s.trimmed,
         error=jsonable(s.failure),
+        video=_video_json(s.video) if s.video is not None else None,
         matches=[
             {
                 "bank": m.bank,
@@ -109,6 +110,10 @@ def _outcome_json(item: LocalItem, outcome: Outcome) -> dict[str, object]:
                 "threshold": m.threshold,
                 "tier": m.tier.value,
                 "variant": m.variant.value,
+                "match_kind": m.kind.value,
+                "coverage": m.coverage,
+                "span": list(m.span) if m.span is not None else None,
+                "frames": jsonable(m.frames),
             }
             for m in outcome.matches
         ],
@@ -117,13 +122,23 @@ def _outcome_json(item: LocalItem, outcome: Outcome) -> dict[str, object]:
     return data
 
 
+def _video_json(v: VideoSignals) -> dict[str, object]:
+    """What a scan line says about a video: its facts and frame hashes (as ``monitor hash``)."""
+    data = jsonable(v)
+    assert isinstance(data, dict)
+    for key in ("sha256", "md5", "size_bytes", "mime", "failure"):  # already on the line
+        data.pop(key, None)
+    return data
+
+
 def _print_summary(console: Console, s: ScanSummary) -> None:
     unhashable = sum(s.unhashable.values())
     skipped = sum(s.skipped.values())
-    parts = [f"Scanned {s.files} files: {s.hashed} hashed"]
+    videos = f" ({s.videos} of them videos or animations)" if s.videos else ""
+    parts = [f"Scanned {s.files} files{videos}: {s.hashed} hashed"]
     if unhashable:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.unhashable.items()))
-        parts.append(f"{unhashable} not decodable as images ({reasons}; exact hashes only)")
+        parts.append(f"{unhashable} not hashable ({reasons}; exact hashes only)")
     if skipped:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items()))
         parts.append(f"{skipped} skipped ({reasons})")

@@ -1,10 +1,24 @@
 """Everything hashing learns about one media item: exact hashes, PDQ, pHash and the query variants.
 
+    compute_media_signals(data, settings) -> Signals   any media: images here, videos and
+                                                       animations through monitor.hashing.video
+    hash_file(path, settings) -> Signals               the same for a file on disk
+    compute_signals(data, settings) -> Signals         images only (the image path below)
+
 Pure and synchronous, so it can run in a process pool. The only exceptions are
 ``MediaError(EMPTY)`` and ``MediaError(TOO_LARGE)`` (and, from :func:`hash_file`, the ``OSError``
 of a file that cannot be opened or read, and ``MediaError(UNSUPPORTED_KIND)`` for a path that is
 not a regular file). Any problem with the content itself is returned as ``Signals.failure``: the
 exact hashes are filled in all the same, because they still match lists.
+
+Which path (:func:`compute_media_signals`, :func:`hash_file`): the first bytes decide
+(:func:`monitor.hashing.video_sniff.is_video`), never the file name or a claimed MIME type.
+MP4/MOV, WebM/Matroska, an *animated* GIF or WebP and a ``.tgs`` animated sticker take the video
+path and come back as ``VideoSignals.as_signals()`` (``Signals.video`` set, ``frames`` instead of
+``pdq``; a ``.tgs`` is ``lottie_unsupported`` with its exact hashes); a still GIF or WebP and every
+other image take the image path. Each path has its own byte cap: ``max_bytes`` for images,
+``video.max_bytes`` for videos and animations. A file whose content is a video container but
+damaged is a video with ``corrupt_video``, not an image failure.
 
 One decode serves every signal; see :mod:`monitor.hashing.decode` for the decoding rules.
 
@@ -42,8 +56,15 @@ from monitor.hashing.decode import Decoded, DecodeError, decode_image
 from monitor.hashing.pdq import ORIENTATIONS, PdqHashes, pdq_hashes
 from monitor.hashing.phash import phash_hex
 from monitor.hashing.trim import find_border
+from monitor.hashing.video import compute_video_signals, video_file_signals
+from monitor.hashing.video_sniff import VideoKind, is_video, sniff_kind
 
-__all__ = ["compute_signals", "hash_file"]
+__all__ = ["compute_media_signals", "compute_signals", "hash_file"]
+
+# Bytes read to tell a large file's kind (enough for every magic number, .tgs included).
+_HEAD_BYTES = 64 * 1024
+# Containers FFmpeg reads from the file itself (hashed in chunks, never held whole in memory).
+_STREAMED = frozenset({VideoKind.MP4, VideoKind.MOV, VideoKind.WEBM, VideoKind.MATROSKA})
 
 _TRIMMED: dict[Variant, Variant] = {
     Variant.ORIGINAL: Variant.TRIMMED,
@@ -147,16 +168,64 @@ def compute_signals(data: bytes, settings: HashingSettings) -> Signals:
     )
 
 
-def hash_file(path: str | os.PathLike[str], settings: HashingSettings) -> Signals:
-    """Hash a file on disk: its size is checked with ``stat`` before a byte is read.
+def compute_media_signals(data: bytes, settings: HashingSettings) -> Signals:
+    """Hash any media item held in memory: a video or animation through the video path
+    (``Signals.video`` set), anything else through :func:`compute_signals`. See the module
+    docstring for which is which."""
+    if not data:
+        raise MediaError(MediaErrorReason.EMPTY, "0 bytes")
+    if is_video(data):
+        return compute_video_signals(data, settings).as_signals()
+    return compute_signals(data, settings)
 
-    Reads at most ``max_bytes + 1`` bytes, so a file that grows after the check is still refused.
+
+def hash_file(path: str | os.PathLike[str], settings: HashingSettings) -> Signals:
+    """Hash a media file on disk, image or video (see :func:`compute_media_signals`).
+
+    The size is checked with ``stat`` before a byte is read: more than both caps (``max_bytes``,
+    ``video.max_bytes``) is refused unread. A file within the image cap is read whole (at most
+    ``max_bytes + 1`` bytes, in one read) and dispatched in memory. A larger one can only be a
+    video: its first bytes are read to tell, and an MP4/MOV/WebM/Matroska file is then hashed
+    from the file (:func:`monitor.hashing.video.video_file_signals`, which checks its size again
+    while reading); an animated GIF/WebP or a .tgs is read whole within the video cap; anything
+    else is ``TOO_LARGE`` against the image cap. A file that grows after the check is still
+    refused or hashed as what it has become, never half-read.
     """
     file = Path(path)
     st = file.stat()
     if not stat.S_ISREG(st.st_mode):
         raise MediaError(MediaErrorReason.UNSUPPORTED_KIND, f"not a regular file: {file}")
-    _check_size(st.st_size, settings)
+    size = st.st_size
+    image_cap, video_cap = settings.max_bytes, settings.video.max_bytes
+    if size == 0:
+        raise MediaError(MediaErrorReason.EMPTY, "0 bytes")
+    if size > max(image_cap, video_cap):
+        raise MediaError(
+            MediaErrorReason.TOO_LARGE,
+            f"{size} bytes, limit {image_cap} bytes for images and {video_cap} for videos",
+        )
+    if size <= image_cap:
+        with open(file, "rb") as fh:
+            data = fh.read(image_cap + 1)
+        if len(data) <= image_cap:
+            return compute_media_signals(data, settings)
+        # it grew past the image cap since stat: only a video may be that large (below)
     with open(file, "rb") as fh:
-        data = fh.read(settings.max_bytes + 1)
-    return compute_signals(data, settings)
+        head = fh.read(_HEAD_BYTES)
+    kind = sniff_kind(head)
+    if kind in _STREAMED:
+        return video_file_signals(file, settings).as_signals()
+    if kind is not None:  # GIF, WebP, .tgs: decided (and decoded) from the whole bytes
+        with open(file, "rb") as fh:
+            data = fh.read(video_cap + 1)
+        if len(data) > video_cap:
+            raise MediaError(
+                MediaErrorReason.TOO_LARGE,
+                f"more than {video_cap} bytes (it grew while read), limit {video_cap} bytes",
+            )
+        return compute_media_signals(data, settings)
+    found = f"{size} bytes" if size > image_cap else "it grew while read"
+    raise MediaError(
+        MediaErrorReason.TOO_LARGE,
+        f"{found}, limit {image_cap} bytes (not a video or animation, whose limit is {video_cap})",
+    )

@@ -1,10 +1,26 @@
 """What media a message carries, whether policy lets it be fetched, and fetching it in memory.
 
 Telegram tells the size, MIME type and kind of a file before any byte is fetched, so the policy
-(``[telegram.media]``: size cap, kinds, MIME types) is applied first and nothing over the cap is
-ever downloaded. Media that is in scope but not fetched (too large, a kind or MIME type excluded,
-video before video hashing exists) is still *recorded* as seen, with the reason: staff must be
-able to tell "not there" from "there but not hashed".
+(``[telegram.media]``: size caps, kinds, MIME types) is applied first and nothing over the cap is
+ever downloaded. Media that is in scope but not fetched (too large, a kind or MIME type excluded)
+is still *recorded* as seen, with the reason: staff must be able to tell "not there" from "there
+but not hashed".
+
+Kinds, from the document's attributes (Telethon's own rules):
+
+* ``photo``: a photo (the largest size is downloaded);
+* ``sticker``: a static (WebP), video (WebM) or animated (``.tgs``, gzipped Lottie) sticker;
+* ``animation``: a GIF, which Telegram converts to a silent MP4 (``DocumentAttributeAnimated``);
+* ``video``: a video, a round video message (``DocumentAttributeVideo(round_message=True)``) or
+  a document with a ``video/*`` MIME type (a video sent as a file);
+* ``image``: an image sent as a file.
+
+Everything that needs the video path (kind ``video`` or ``animation``, a ``video/*`` MIME type, an
+animated sticker) is capped by ``max_video_bytes``, the rest by ``max_bytes``. The document itself
+is downloaded, never its thumbnail: a thumbnail is another picture (smaller, one frame) and would
+give other hashes. Hashing tells a video from an image by its bytes, not by what Telegram says;
+an animated sticker is fetched (64 KiB at most) for its exact hashes and recorded
+``lottie_unsupported``.
 """
 
 from __future__ import annotations
@@ -18,7 +34,7 @@ from monitor.config import MediaPolicy
 from monitor.domain import MediaKind
 from monitor.errors import MediaError, MediaErrorReason
 
-# MIME types of animated stickers and video-like media that need video hashing.
+# MIME types of animated stickers and of video containers: the video path hashes them.
 _LOTTIE = "application/x-tgsticker"
 _VIDEO_PREFIX = "video/"
 
@@ -35,9 +51,13 @@ class MediaRef:
 
     @property
     def needs_video(self) -> bool:
-        """Frames must be decoded from a video container (MP4, WebM ...), or Lottie rendered."""
-        return bool(self.mime) and (
-            self.mime.startswith(_VIDEO_PREFIX) or self.mime == _LOTTIE  # type: ignore[union-attr]
+        """The video path hashes it: a video container (MP4, WebM ...; round videos, GIFs as
+        MP4, video stickers) or an animated sticker (Lottie)."""
+        mime = self.mime or ""
+        return (
+            self.kind in (MediaKind.VIDEO, MediaKind.ANIMATION)
+            or mime.startswith(_VIDEO_PREFIX)
+            or mime == _LOTTIE
         )
 
 
@@ -103,7 +123,14 @@ def _photo_size(photo: Any) -> int | None:
     return best
 
 
-def check_policy(ref: MediaRef, policy: MediaPolicy, *, video_hashing: bool = False) -> Skip | None:
+def size_cap(ref: MediaRef, policy: MediaPolicy) -> tuple[int, str]:
+    """The largest size ``ref`` may have, and the setting that says so."""
+    if ref.needs_video:
+        return policy.max_video_bytes, "telegram.media.max_video_bytes"
+    return policy.max_bytes, "telegram.media.max_bytes"
+
+
+def check_policy(ref: MediaRef, policy: MediaPolicy) -> Skip | None:
     """None if ``ref`` may be downloaded; else why not. Checked before any byte is fetched."""
     if ref.kind.value not in policy.kinds:
         return Skip(
@@ -114,16 +141,9 @@ def check_policy(ref: MediaRef, policy: MediaPolicy, *, video_hashing: bool = Fa
             MediaErrorReason.MIME_NOT_ALLOWED,
             f"{ref.mime or 'no MIME type'} not in telegram.media.mime_types",
         )
-    if ref.size is not None and ref.size > policy.max_bytes:
-        return Skip(
-            MediaErrorReason.TOO_LARGE,
-            f"{ref.size} bytes, limit {policy.max_bytes} bytes (telegram.media.max_bytes)",
-        )
-    if ref.needs_video and not video_hashing:
-        what = (
-            "animated sticker (Lottie)" if ref.mime == _LOTTIE else f"{ref.kind.value} ({ref.mime})"
-        )
-        return Skip(MediaErrorReason.UNSUPPORTED_KIND, f"{what}: video hashing is not available")
+    cap, key = size_cap(ref, policy)
+    if ref.size is not None and ref.size > cap:
+        return Skip(MediaErrorReason.TOO_LARGE, f"{ref.size} bytes, limit {cap} bytes ({key})")
     return None
 
 
@@ -143,9 +163,9 @@ async def download(client: Any, message: Any, ref: MediaRef, policy: MediaPolicy
         data = await client.download_media(fresh, file=bytes)
     if not isinstance(data, bytes | bytearray):
         raise MediaError(MediaErrorReason.UNAVAILABLE, "Telegram returned no file")
-    if len(data) > policy.max_bytes:
+    cap, key = size_cap(ref, policy)
+    if len(data) > cap:
         raise MediaError(
-            MediaErrorReason.TOO_LARGE,
-            f"{len(data)} bytes, limit {policy.max_bytes} bytes (telegram.media.max_bytes)",
+            MediaErrorReason.TOO_LARGE, f"{len(data)} bytes, limit {cap} bytes ({key})"
         )
     return bytes(data)

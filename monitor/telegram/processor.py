@@ -1,5 +1,9 @@
 """One Telegram message through policy -> cache or download -> hash -> match -> record.
 
+Photos, images, stickers, GIFs and videos all take this one path: hashing tells a video from an
+image by its bytes (in the worker pool, within ``[hashing.video]`` caps and time budget), and a
+video's signals carry its timed frame hashes (``Signals.video``) to the matcher and the store.
+
 The media cache is keyed by Telegram's media id (``photo.id`` / ``document.id``), which survives
 forwards: a forwarded copy is recorded as a sighting of its own without being downloaded or
 hashed again, first from memory, else from the store (the hashes of every media item seen are
@@ -88,7 +92,6 @@ class MessageProcessor:
         policy: MediaPolicy,
         counters: Counter[str],
         *,
-        video_hashing: bool = False,
         on_hit: Callable[[], None] | None = None,
     ) -> None:
         self._client = client
@@ -97,7 +100,6 @@ class MessageProcessor:
         self._pipeline = pipeline
         self._policy = policy
         self._counters = counters
-        self._video = video_hashing
         self._cache = SignalsCache(policy.cache_size)
         self._inflight: dict[int, asyncio.Future[Signals]] = {}
         self._on_hit = on_hit
@@ -111,7 +113,7 @@ class MessageProcessor:
         if ref is None:
             return
         source = sighting_source(message, item.chat, ref)
-        skip = check_policy(ref, self._policy, video_hashing=self._video)
+        skip = check_policy(ref, self._policy)
         if skip is not None:
             await self._skipped(source, ref, skip.reason.value, skip.detail)
             return
@@ -133,6 +135,7 @@ class MessageProcessor:
                     bank=hit.bank,
                     case_id=hit.case_id,
                     tier=hit.tier.value,
+                    match_kind=hit.kind.value,
                     distance=hit.distance,
                     link=source.link,
                 )
@@ -178,6 +181,17 @@ class MessageProcessor:
                 signals = await self._hasher.hash_bytes(data)
                 del data
                 self._counters["media_hashed"] += 1
+                if signals.video is not None:
+                    self._counters["videos_hashed"] += 1
+                if signals.failure is not None:
+                    self._counters[f"unhashable_{signals.failure.reason}"] += 1
+                    log.info(
+                        "media_unhashable",
+                        reason=signals.failure.reason,
+                        detail=signals.failure.detail,
+                        kind=ref.kind.value,
+                        size=ref.size,
+                    )
             self._cache.put(ref.media_id, signals)
             future.set_result(signals)
             return signals

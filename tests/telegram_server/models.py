@@ -104,6 +104,9 @@ class AuthKeyRecord:
     used: bool = False
 
 
+THUMB_SIZE = "m"  # the type of the one thumbnail a document may carry
+
+
 @dataclass
 class MediaFile:
     """A photo or document whose bytes upload.getFile serves."""
@@ -119,6 +122,8 @@ class MediaFile:
     w: int = 0
     h: int = 0
     attributes: list[types.TypeDocumentAttribute] = field(default_factory=list)
+    # A document's thumbnail (a JPEG, served for thumb_size "m"), as videos carry one.
+    thumb: bytes | None = None
 
     @property
     def photo_size_type(self) -> str:
@@ -143,14 +148,20 @@ class MediaFile:
             size=len(self.data),
             dc_id=self.dc_id,
             attributes=list(self.attributes),
+            thumbs=[types.PhotoSize(THUMB_SIZE, 90, 90, len(self.thumb))] if self.thumb else None,
         )
 
     def to_media(self) -> types.MessageMediaPhoto | types.MessageMediaDocument:
         tl = self.to_tl()
         if isinstance(tl, types.Photo):
             return types.MessageMediaPhoto(photo=tl)
-        is_video = any(isinstance(a, types.DocumentAttributeVideo) for a in self.attributes)
-        return types.MessageMediaDocument(document=tl, video=is_video or None)
+        video = next(
+            (a for a in self.attributes if isinstance(a, types.DocumentAttributeVideo)), None
+        )
+        is_round = video is not None and bool(video.round_message)
+        return types.MessageMediaDocument(
+            document=tl, video=(video is not None and not is_round) or None, round=is_round or None
+        )
 
 
 @dataclass

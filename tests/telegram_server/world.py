@@ -89,6 +89,8 @@ class World:
         self.auth_keys: dict[int, AuthKeyRecord] = {}
         self.media: dict[tuple[str, int], MediaFile] = {}
         self.requests: Counter[str] = Counter()
+        # Every upload.getFile answered: (photo or document, media id, thumb size or "").
+        self.served: list[tuple[str, int, str]] = []
         self.unimplemented: list[str] = []
         self.handler_errors: list[str] = []
         self.phone_code_hashes: dict[str, str] = {}
@@ -324,28 +326,57 @@ class World:
         caption: str | None = None,
         duration: float = 1.0,
         grouped_id: int | None = None,
+        size: tuple[int, int] | None = None,
+        thumb: bytes | None = None,
     ) -> int:
-        """A document: ``kind`` is ``file`` (e.g. an image sent as a file), ``video``,
-        ``animation`` (GIF-like) or ``sticker``."""
-        w, h = _image_size(data) if mime.startswith("image/") else (0, 0)
+        """A document, with the attributes Telegram gives each ``kind``:
+
+        * ``file``: any file (e.g. an image sent as a file);
+        * ``video``: a video (``DocumentAttributeVideo``), also a video sent as a file;
+        * ``round``: a round video message (``DocumentAttributeVideo(round_message=True)``);
+        * ``animation`` (or ``gif``): a GIF as Telegram sends it, a silent MP4 with
+          ``DocumentAttributeAnimated``;
+        * ``sticker``: a static sticker (WebP); ``video_sticker``: a WebM sticker (sticker and
+          video attributes); ``animated_sticker``: a .tgs (``application/x-tgsticker``).
+
+        ``size`` is the (width, height) the attributes claim (default: read from an image, else
+        320 x 240 for videos, 512 x 512 for stickers); ``thumb`` a JPEG thumbnail the document
+        carries (served for thumb size "m", never instead of the document).
+        """
+        w, h = size or (_image_size(data) if mime.startswith("image/") else (0, 0))
         attributes: list[types.TypeDocumentAttribute] = []
+        sticker = types.DocumentAttributeSticker(alt="", stickerset=types.InputStickerSetEmpty())
         if kind == "video":
-            attributes.append(types.DocumentAttributeVideo(duration, w or 320, h or 240))
-        elif kind == "animation":
+            attributes.append(
+                types.DocumentAttributeVideo(duration, w or 320, h or 240, supports_streaming=True)
+            )
+        elif kind == "round":
+            attributes.append(
+                types.DocumentAttributeVideo(duration, w or 240, h or 240, round_message=True)
+            )
+        elif kind in ("animation", "gif"):
             attributes += [
                 types.DocumentAttributeAnimated(),
                 types.DocumentAttributeVideo(duration, w or 320, h or 240, nosound=True),
             ]
         elif kind == "sticker":
+            attributes += [types.DocumentAttributeImageSize(w or 512, h or 512), sticker]
+        elif kind == "video_sticker":
             attributes += [
-                types.DocumentAttributeImageSize(w or 512, h or 512),
-                types.DocumentAttributeSticker(alt="", stickerset=types.InputStickerSetEmpty()),
+                types.DocumentAttributeVideo(duration, w or 512, h or 512, nosound=True),
+                sticker,
             ]
+        elif kind == "animated_sticker":
+            attributes += [types.DocumentAttributeImageSize(w or 512, h or 512), sticker]
+        elif kind != "file":
+            raise ValueError(f"unknown document kind {kind!r}")
         elif w and h:
             attributes.append(types.DocumentAttributeImageSize(w, h))
         if file_name:
             attributes.append(types.DocumentAttributeFilename(file_name))
-        media = self._new_media("document", data, mime_type=mime, w=w, h=h, attributes=attributes)
+        media = self._new_media(
+            "document", data, mime_type=mime, w=w, h=h, attributes=attributes, thumb=thumb
+        )
         record = MessageRecord(
             id=0, date=now(), text=caption or "", media=media, grouped_id=grouped_id
         )

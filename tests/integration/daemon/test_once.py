@@ -139,23 +139,33 @@ async def test_an_album_yields_one_sighting_per_item(env: Env) -> None:
         assert None not in grouped
 
 
-async def test_videos_are_recorded_unhashed_with_the_reason(env: Env) -> None:
+async def test_a_damaged_video_is_fetched_and_recorded_with_the_reason(env: Env) -> None:
+    # (tests/integration/daemon/test_video.py has the real videos)
     channel = env.world.create_channel("feed", members=[env.user])
     env.world.post_document(
-        channel, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4", "a.mp4", kind="video"
+        channel,
+        b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64,
+        "video/mp4",
+        "a.mp4",
+        kind="video",
     )
     env.world.post_document(channel, b"%PDF-1.4 not media", "application/pdf", "a.pdf")
     await env.watch("@feed")
     await env.run_once()
-    assert env.world.request_count("upload.getFile") == 0
+    assert env.world.request_count("upload.getFile") == 1  # the video; never the PDF
     async with env.store() as store:
         from sqlalchemy import text
 
         async with store.engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT media_kind, skip_reason FROM sightings"))).all()
-    assert [(r.media_kind, r.skip_reason) for r in rows] == [
-        (MediaKind.VIDEO.value, "unsupported_kind")
-    ]
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT s.media_kind, s.skip_reason, m.hash_failure_reason FROM sightings s"
+                        " JOIN media m ON m.id = s.media_id"
+                    )
+                )
+            ).all()
+    assert [tuple(r) for r in rows] == [(MediaKind.VIDEO.value, None, "corrupt_video")]
 
 
 async def test_images_sent_as_files_and_static_stickers_are_hashed(env: Env) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telethon.tl import functions, types
 
 from ..errors import bad_request
+from ..models import THUMB_SIZE
 from . import RequestContext, handler
 
 MAX_PART = 1024 * 1024
@@ -21,12 +22,19 @@ def get_file(ctx: RequestContext, request: functions.upload.GetFileRequest) -> t
     else:
         raise bad_request("LOCATION_INVALID")
     media = ctx.world.media_for(kind, location.id, location.access_hash, location.file_reference)
+    data = media.data
+    thumb = getattr(location, "thumb_size", "") if kind == "document" else ""
+    if thumb:  # a document's thumbnail, not the document
+        if media.thumb is None or thumb != THUMB_SIZE:
+            raise bad_request("LOCATION_INVALID")
+        data = media.thumb
+    ctx.world.served.append((kind, media.id, thumb))
     if request.limit <= 0 or request.limit > MAX_PART or request.offset < 0:
         raise bad_request("LIMIT_INVALID")
-    if request.offset > len(media.data):
+    if request.offset > len(data):
         raise bad_request("OFFSET_INVALID")
     file_type: types.TypeFileType
-    if kind == "photo" or media.mime_type == "image/jpeg":
+    if kind == "photo" or thumb or media.mime_type == "image/jpeg":
         file_type = types.storage.FileJpeg()
     elif media.mime_type == "image/png":
         file_type = types.storage.FilePng()
@@ -39,5 +47,5 @@ def get_file(ctx: RequestContext, request: functions.upload.GetFileRequest) -> t
     return types.upload.File(
         type=file_type,
         mtime=int(media.date.timestamp()),
-        bytes=media.data[request.offset : request.offset + request.limit],
+        bytes=data[request.offset : request.offset + request.limit],
     )

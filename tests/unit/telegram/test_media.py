@@ -112,14 +112,14 @@ def test_policy_checks_kind_mime_and_size_before_download() -> None:
     assert sticker.reason is MediaErrorReason.KIND_NOT_ALLOWED
 
 
-def test_video_is_recorded_unhashed_until_video_hashing_exists() -> None:
+def test_videos_are_fetched_within_their_own_cap() -> None:
     video = MediaRef(1, MediaKind.VIDEO, 10, "video/mp4")
-    skip = check_policy(video, MediaPolicy())
-    assert skip is not None
-    assert skip.reason is MediaErrorReason.UNSUPPORTED_KIND
-    assert check_policy(video, MediaPolicy(), video_hashing=True) is None
+    assert check_policy(video, MediaPolicy()) is None
     lottie = MediaRef(1, MediaKind.STICKER, 10, "application/x-tgsticker")
-    assert check_policy(lottie, MediaPolicy(mime_types=("application/x-tgsticker",))) is not None
+    assert check_policy(lottie, MediaPolicy()) is None
+    no_lottie = check_policy(lottie, MediaPolicy(mime_types=("image/webp",)))
+    assert no_lottie is not None
+    assert no_lottie.reason is MediaErrorReason.MIME_NOT_ALLOWED
 
 
 def test_sighting_source_of_a_forwarded_album_item() -> None:
