@@ -34,7 +34,11 @@ check: lint typecheck test
 ci: install lint typecheck  ## what .ci/run does: lint, types, the suite with PostgreSQL required
 	MONITOR_TEST_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
 
-bench: install
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed  ## every benchmark, one table of figures against the targets
 	$(BIN)/python -m benchmarks
 
 clean:
