@@ -10,6 +10,7 @@ naming the key.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 import types
 import typing
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
 
@@ -448,15 +450,18 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             raise ConfigError("", f"config file {source} cannot be read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError("", f"config file {source} is not valid TOML: {exc}") from None
+    if source is not None:
+        _check_private(source, raw)
     for var, (section, key) in SECRET_ENV.items():
-        if not env.get(var):
+        secret = _secret_from_env(env, var, f"{section}.{key}")
+        if not secret:
             continue
         table = raw
         for part in section.split("."):
             table = table.setdefault(part, {})
             if not isinstance(table, dict):
                 raise ConfigError(section, "must be a table")
-        value: Any = env[var]
+        value: Any = secret
         if key == "api_id":
             if not value.strip().isdigit():
                 raise ConfigError(f"{section}.{key}", f"${var} must be a whole number")
@@ -493,6 +498,70 @@ def _check_combinations(settings: Settings) -> None:
         raise ConfigError("alerts.webhook_url", "is needed with alerts.webhook_secret")
     if alerts.retry_max < alerts.retry_initial:
         raise ConfigError("alerts.retry_max", "must be at least alerts.retry_initial")
+
+
+def _secret_from_env(env: Mapping[str, str], var: str, key: str) -> str | None:
+    """A secret from ``$VAR``, or read from the file ``$VAR_FILE`` names (Docker and systemd
+    credentials: ``/run/secrets/...``, ``$CREDENTIALS_DIRECTORY/...``); never both."""
+    direct = env.get(var)
+    file_name = env.get(f"{var}_FILE")
+    if direct and file_name:
+        raise ConfigError(key, f"both ${var} and ${var}_FILE are set; set one")
+    if not file_name:
+        return direct or None
+    path = Path(file_name).expanduser()
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(64 * 1024 + 1)
+    except OSError as exc:
+        raise ConfigError(key, f"${var}_FILE: cannot read {path}: {exc.strerror}") from None
+    if len(data) > 64 * 1024:
+        raise ConfigError(key, f"${var}_FILE: {path} is larger than 64 KiB")
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"${var}_FILE: {path} is not UTF-8 text") from None
+    if not text:
+        raise ConfigError(key, f"${var}_FILE: {path} is empty")
+    return text
+
+
+def _secrets_in(raw: Mapping[str, Any]) -> list[str]:
+    """The secret keys a config file sets (a database URL counts when it has a password)."""
+    found = []
+    for section, key in (*SECRET_KEYS, ("database", "url")):
+        table: Any = raw
+        for part in section.split("."):
+            table = table.get(part) if isinstance(table, Mapping) else None
+        value = table.get(key) if isinstance(table, Mapping) else None
+        if not value or not isinstance(value, str):
+            continue
+        if (section, key) == ("database", "url"):
+            try:
+                if urlsplit(value).password is None:
+                    continue
+            except ValueError:  # a bad URL is reported by its own check
+                continue
+        found.append(f"{section}.{key}")
+    return found
+
+
+def _check_private(path: Path, raw: Mapping[str, Any]) -> None:
+    """A config file that holds secrets must be readable by its owner only."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not mode & 0o077:
+        return
+    secrets = _secrets_in(raw)
+    if secrets:
+        raise ConfigError(
+            secrets[0],
+            f"config file {path} holds secrets ({', '.join(secrets)}) and other users can read "
+            f"it (mode {stat.S_IMODE(mode):04o}): run `chmod 600 {path}`, or move the secrets to "
+            "the environment or secret files (see SECRET_ENV and its _FILE forms)",
+        )
 
 
 def secret_values(settings: Settings) -> list[str]:

@@ -9,6 +9,8 @@ instead of waiting for the busy timeout.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -88,15 +90,33 @@ def _parse(url: str) -> URL:
 
 
 def _make_parent_dir(url: URL) -> None:
+    """Create the SQLite file's directory (0700) and the file itself (0600) if missing; refuse a
+    file that others can read: it holds the Telegram session's auth key and every hit."""
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    path = Path(database).expanduser()
     try:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseUnavailable(
             f"cannot create the directory of the sqlite database {database}: {exc.strerror}"
         ) from None
+    try:
+        # Created private before SQLite opens it; SQLite gives its -wal and -shm files the
+        # database file's permissions.
+        os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create the sqlite database {database}: {exc.strerror}"
+        ) from None
+    if stat.S_ISREG(mode) and mode & 0o077:
+        raise DatabaseUnavailable(
+            f"the sqlite database {database} can be read or written by other users (mode "
+            f"{stat.S_IMODE(mode):04o}); it holds the Telegram session and every hit: "
+            f"run `chmod 600 {database}` (and its -wal and -shm files)"
+        )
 
 
 def _setup_sqlite(engine: AsyncEngine) -> None:

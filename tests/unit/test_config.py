@@ -166,3 +166,53 @@ def test_bad_telegram_and_alert_settings_name_the_key(tmp_path: Path, toml: str,
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     assert info.value.key == key
+
+
+# --- files and secrets kept private ------------------------------------------------------------
+
+
+def test_a_config_with_secrets_that_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[telegram]\napi_id = 5\napi_hash = "' + "9" * 32 + '"\n', encoding="utf-8")
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert info.value.key == "telegram.api_hash"
+    assert "chmod 600" in str(info.value)
+    assert "9" * 32 not in str(info.value)  # never the secret itself
+    path.chmod(0o600)
+    assert load_settings(path, env={}).telegram.api_hash == "9" * 32
+
+
+def test_a_readable_config_without_secrets_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[database]\nurl = "postgresql+asyncpg://monitor@db/monitor"\n', encoding="utf-8"
+    )
+    path.chmod(0o644)
+    assert load_settings(path, env={}).database.url.endswith("@db/monitor")
+    path.write_text(
+        '[database]\nurl = "postgresql+asyncpg://monitor:pw@db/monitor"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"database\.url.*chmod 600"):
+        load_settings(path, env={})
+
+
+def test_secrets_from_files(tmp_path: Path) -> None:
+    secret = tmp_path / "api_hash"
+    secret.write_text("a" * 32 + "\n", encoding="utf-8")
+    env = {"MONITOR_TELEGRAM_API_ID": "7", "MONITOR_TELEGRAM_API_HASH_FILE": str(secret)}
+    settings = load_settings(None, env=env)
+    assert settings.telegram.api_hash == "a" * 32
+    assert settings.telegram.api_id == 7
+    both = {**env, "MONITOR_TELEGRAM_API_HASH": "b" * 32}
+    with pytest.raises(ConfigError, match="both"):
+        load_settings(None, env=both)
+    missing = {"MONITOR_ALERTS_BOT_TOKEN_FILE": str(tmp_path / "nope")}
+    with pytest.raises(ConfigError, match=r"MONITOR_ALERTS_BOT_TOKEN_FILE: cannot read") as info:
+        load_settings(None, env=missing)
+    assert info.value.key == "alerts.bot_token"
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_settings(None, env={"MONITOR_ALERTS_WEBHOOK_SECRET_FILE": str(empty)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -176,3 +177,16 @@ async def test_timestamps_come_back_timezone_aware_utc(store: Store) -> None:
 async def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StoreError, match="naive datetime"):
         await store.record_sighting(tg_source(), signals(1), [], seen_at=datetime(2024, 1, 1))
+
+
+async def test_a_new_sqlite_store_is_private_and_a_readable_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "private" / "monitor.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    store = await Store.open(url, auto_upgrade=True)
+    await store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    path.chmod(0o644)
+    with pytest.raises(DatabaseUnavailable, match="chmod 600") as caught:
+        await Store.open(url, auto_upgrade=True)
+    assert "0644" in str(caught.value)
