@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: install demo test test-postgres lint typecheck check ci bench clean
+.PHONY: install demo test test-postgres lint typecheck check ci bench docker-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed  ## every benchmark, one table of figures against the targets
 	$(BIN)/python -m benchmarks
+
+docker-check: install  ## no Docker engine needed: hadolint, the Dockerfile's stages in fresh venvs, the entrypoint
+	HADOLINT=$(BIN)/hadolint PYTHON=$(PYTHON) bash docker/check.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
