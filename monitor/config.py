@@ -293,6 +293,21 @@ class AlertSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceSettings:
+    """Optional: keep each hit's media sealed to a public key (see monitor.evidence)."""
+
+    # Off by default: the monitor keeps hashes and metadata, never media.
+    enabled: bool = False
+    # The unit's X25519 public key, base64, from `monitor evidence keygen` (run on the machine
+    # that keeps the private key; the daemon host can seal evidence but never open it).
+    public_key: str = ""
+    # Where sealed items go. Empty: data_dir/evidence.
+    directory: str = ""
+    # Sealed items older than this many days are deleted (`monitor evidence purge`).
+    retention_days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -303,7 +318,14 @@ class Settings:
     takedown: TakedownSettings = field(default_factory=TakedownSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     source: Path | None = None  # the file these came from, if any
+
+    @property
+    def evidence_dir(self) -> Path:
+        if self.evidence.directory:
+            return Path(self.evidence.directory).expanduser()
+        return self.data_dir / "evidence"
 
     @property
     def database_url(self) -> str:
@@ -399,6 +421,7 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("logging", "level"): _one_of("debug", "info", "warning", "error"),
     ("logging", "format"): _one_of("auto", "console", "json"),
     ("reports", "timezone"): _timezone,
+    ("evidence", "retention_days"): _positive,
     ("takedown", "recheck_interval"): _positive,
     ("takedown", "recheck_days"): _positive,
     ("takedown", "recheck_batch"): _positive,
@@ -498,6 +521,15 @@ def _check_combinations(settings: Settings) -> None:
         raise ConfigError("alerts.webhook_url", "is needed with alerts.webhook_secret")
     if alerts.retry_max < alerts.retry_initial:
         raise ConfigError("alerts.retry_max", "must be at least alerts.retry_initial")
+    evidence = settings.evidence
+    if evidence.enabled and not evidence.public_key:
+        raise ConfigError(
+            "evidence.public_key", "is needed with evidence.enabled (`monitor evidence keygen`)"
+        )
+    if evidence.public_key:
+        from monitor.evidence import parse_public_key  # PyNaCl only when evidence is used
+
+        parse_public_key(evidence.public_key)
 
 
 def _secret_from_env(env: Mapping[str, str], var: str, key: str) -> str | None:

@@ -19,6 +19,7 @@ from monitor.cli import (
     channels,
     db,
     demo,
+    evidence,
     hashcmd,
     hits,
     lists,
@@ -92,6 +93,11 @@ app.add_typer(
 )
 app.add_typer(channels.app, name="channels", help="The allow-list of Telegram channels to watch.")
 app.add_typer(db.app, name="db", help="Database schema (Alembic migrations).")
+app.add_typer(
+    evidence.app,
+    name="evidence",
+    help="Optional sealed evidence store: make the key pair, open an item, purge old items.",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
