@@ -1,11 +1,15 @@
 """Safe decoding of untrusted image bytes into one RGB picture shared by every perceptual hash.
 
-Two steps, kept apart so that a later reduced decode (JPEG ``draft``) can slot in between them:
+Two steps, with an optional reduced decode between them:
 
 1. :func:`open_image` parses the *header only*: Pillow sniffs the real format from the bytes (the
    file name or extension is never consulted), restricted to the formats the settings accept, and
    width x height is checked against ``max_pixels`` before a single pixel is decoded.
-2. :func:`load_rgb` decodes the pixels (the first frame of animations) and flattens them to 8-bit
+2. (:func:`decode_image` with ``min_side``) A JPEG is decoded at 1/2, 1/4 or 1/8 of its size in
+   the DCT domain (Pillow's ``draft``: libjpeg scales while it decodes, so the full picture never
+   exists) when the shorter side stays at least ``min_side``; ``Decoded.scale`` says by how much.
+   Other formats have no such decoder and are decoded in full.
+3. :func:`load_rgb` decodes the pixels (the first frame of animations) and flattens them to 8-bit
    RGB.
 
 Every problem with the content is raised as :class:`DecodeError` (a ``MediaError`` with a reason
@@ -63,6 +67,7 @@ __all__ = [
     "decode_image",
     "load_rgb",
     "open_image",
+    "reduce_decode",
     "sniff_format",
 ]
 
@@ -82,10 +87,16 @@ class ImageHeader:
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """The decoded picture: 8-bit RGB, fully loaded, never modified afterwards."""
+    """The decoded picture: 8-bit RGB, fully loaded, never modified afterwards.
+
+    ``scale`` > 1: a reduced decode, each pixel standing for a ``scale x scale`` block of the
+    original (``image`` is ``ceil(width / scale) x ceil(height / scale)``; the header keeps the
+    original size).
+    """
 
     image: Image.Image
     header: ImageHeader
+    scale: int = 1
 
 
 class DecodeError(MediaError):
@@ -317,11 +328,42 @@ def _wide_to_rgb(im: Image.Image) -> Image.Image:
     return Image.fromarray(grey8).convert("RGB")
 
 
-def load_rgb(im: Image.Image, header: ImageHeader) -> Image.Image:
-    """Decode the pixels of the current (first) frame and flatten them to 8-bit RGB.
+# Formats whose decoder can scale in the DCT domain (MPO files are JPEGs, frame 0 first).
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO"})
+_DRAFT_SCALES = (8, 4, 2)  # what libjpeg scales by (its other ratios are not offered by Pillow)
 
-    The place for a reduced decode later: call ``im.draft("RGB", size)`` before this.
-    """
+
+def reduce_decode(im: Image.Image, header: ImageHeader, min_side: int) -> int:
+    """Ask for a DCT-domain reduced decode of a JPEG, before any pixel is decoded: the largest
+    scale of 1/2, 1/4, 1/8 whose shorter side stays at least ``min_side``. Returns the scale
+    (1: decode in full, e.g. any other format or a small JPEG)."""
+    if header.format not in _DRAFT_FORMATS:
+        return 1
+    shorter = min(header.width, header.height)
+    scale = next((s for s in _DRAFT_SCALES if shorter // s >= min_side), 1)
+    if scale == 1:
+        return 1
+    try:
+        # the image's own mode: only the size changes (a CMYK or grey JPEG stays what it is)
+        granted = im.draft(im.mode, (header.width // scale, header.height // scale))
+    except MemoryError:
+        raise
+    except Exception as exc:  # see the note on damaged files above
+        raise _failure_from(exc, header, "pixels") from None
+    if granted is None:  # a decoder that cannot scale this file: decode in full
+        return 1
+    scale = max(1, round(header.width / granted[1][2]))  # the box granted: the scaled extent
+    expected = (-(-header.width // scale), -(-header.height // scale))
+    if im.size != expected:  # pragma: no cover - Pillow scales by what it says
+        raise DecodeError(
+            MediaErrorReason.CORRUPT, f"reduced decode gave {im.size}, not {expected}", header
+        )
+    return scale
+
+
+def load_rgb(im: Image.Image, header: ImageHeader) -> Image.Image:
+    """Decode the pixels of the current (first) frame and flatten them to 8-bit RGB (at the
+    reduced size if :func:`reduce_decode` asked for one)."""
     try:
         im.load()
     except MemoryError:
@@ -346,14 +388,17 @@ def load_rgb(im: Image.Image, header: ImageHeader) -> Image.Image:
         ) from None
 
 
-def decode_image(data: bytes, settings: HashingSettings) -> Decoded:
-    """Header check, then a full decode to RGB. Raises :class:`DecodeError` for bad content."""
+def decode_image(data: bytes, settings: HashingSettings, *, min_side: int | None = None) -> Decoded:
+    """Header check, then a decode to RGB: in full, or (``min_side`` given) a JPEG reduced in
+    the DCT domain as far as its shorter side stays at least ``min_side``. Raises
+    :class:`DecodeError` for bad content."""
     im, header = open_image(data, settings)
     try:
+        scale = 1 if min_side is None else reduce_decode(im, header, min_side)
         rgb = load_rgb(im, header)
     except DecodeError:
         im.close()
         raise
     if rgb is not im:
         im.close()  # the RGB copy is all we keep
-    return Decoded(image=rgb, header=header)
+    return Decoded(image=rgb, header=header, scale=scale)

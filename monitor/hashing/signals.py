@@ -20,7 +20,13 @@ other image take the image path. Each path has its own byte cap: ``max_bytes`` f
 ``video.max_bytes`` for videos and animations. A file whose content is a video container but
 damaged is a video with ``corrupt_video``, not an image failure.
 
-One decode serves every signal; see :mod:`monitor.hashing.decode` for the decoding rules.
+One decode serves every signal; see :mod:`monitor.hashing.decode` for the decoding rules. A JPEG
+is decoded reduced in the DCT domain (1/2, 1/4 or 1/8, as long as its shorter side keeps
+:data:`REDUCED_MIN_SIDE` pixels); PDQ, pHash and the border search all read that one picture, PDQ
+with the original's filter geometry (:mod:`monitor.hashing.pdq`). Against hashing a full decode
+that moves PDQ by a median of 0 bits (at most a few) and pHash by at most 2 bits of 64
+(``benchmarks/hashing_bench.py`` measures and prints it), for a fraction of the time. Width and
+height stay the original's. Other formats are decoded in full.
 
 ``Signals.queries`` lists, in this order:
 
@@ -59,7 +65,21 @@ from monitor.hashing.trim import find_border
 from monitor.hashing.video import compute_video_signals, video_file_signals
 from monitor.hashing.video_sniff import VideoKind, is_video, sniff_kind
 
-__all__ = ["compute_media_signals", "compute_signals", "hash_file"]
+__all__ = [
+    "PHASH_REDUCING_GAP",
+    "REDUCED_MIN_SIDE",
+    "compute_media_signals",
+    "compute_signals",
+    "hash_file",
+]
+
+# A JPEG is decoded reduced while its shorter side keeps at least this many pixels: 4 per cell of
+# PDQ's 64 x 64 grid (where PDQ stays within a few bits of a full decode; 1/8-scale decodes of
+# small photos drift more), 8 times pHash's 32 x 32 and well above the border-trim limits.
+# 1280 x 960 decodes at 640 x 480, 2560 x 1920 at 640 x 480, 4032 x 3024 at 504 x 378.
+REDUCED_MIN_SIDE = 256
+# pHash's 32 x 32 resize in two steps on a reduced decode (see monitor.hashing.phash).
+PHASH_REDUCING_GAP = 3.0
 
 # Bytes read to tell a large file's kind (enough for every magic number, .tgs included).
 _HEAD_BYTES = 64 * 1024
@@ -106,20 +126,35 @@ def _perceptual(
     decoded: Decoded, settings: HashingSettings
 ) -> tuple[PdqHashes, str, tuple[QueryHash, ...], bool]:
     image = decoded.image
+    scale = decoded.scale
+    width, height = decoded.header.width, decoded.header.height
     pixels = np.asarray(image)  # one H x W x 3 uint8 copy, shared by PDQ and trimming
-    original = pdq_hashes(pixels, settings.dihedral)
-    phash = phash_hex(image)
+    # a reduced decode: PDQ with the original's geometry (a full decode: the array's own size)
+    extent = (width, height) if scale > 1 else None
+    original = pdq_hashes(pixels, settings.dihedral, scale=scale, extent=extent)
+    # a full decode hashes exactly as imagehash does; a reduced one (already a few bits off) in
+    # a third of the time
+    gap = PHASH_REDUCING_GAP if scale > 1 else None
+    phash = phash_hex(image, gap)
 
     trimmed_pdq: PdqHashes | None = None
     trimmed_phash: str | None = None
     if settings.trim_borders:
-        border = find_border(pixels)
+        border = find_border(pixels, scale)
         if border is not None:
             box = border.box(image.width, image.height)
             left, upper, right, lower = box
-            trimmed_pdq = pdq_hashes(pixels[upper:lower, left:right], settings.dihedral)
+            region = None
+            if scale > 1:  # the original pixels the kept blocks cover (the last may be partial)
+                region = (
+                    min(right * scale, width) - left * scale,
+                    min(lower * scale, height) - upper * scale,
+                )
+            trimmed_pdq = pdq_hashes(
+                pixels[upper:lower, left:right], settings.dihedral, scale=scale, extent=region
+            )
             if trimmed_pdq.quality >= settings.min_pdq_quality:
-                trimmed_phash = phash_hex(image.crop(box))
+                trimmed_phash = phash_hex(image.crop(box), gap)
 
     minimum = settings.min_pdq_quality
     queries = _pdq_queries(original, False, minimum)
@@ -139,7 +174,7 @@ def compute_signals(data: bytes, settings: HashingSettings) -> Signals:
     sha256 = hashlib.sha256(data).hexdigest()
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     try:
-        decoded = decode_image(data, settings)
+        decoded = decode_image(data, settings, min_side=REDUCED_MIN_SIDE)
     except DecodeError as exc:
         header = exc.header
         return Signals(

@@ -142,3 +142,93 @@ def test_reposted_transformed_image_matches_through_inverse_variant(
     assert repost.pdq is not None
     assert hamming(repost.pdq, listed.pdq) > 31
     assert hamming(query(repost, matched_through).value, listed.pdq) <= 24
+
+
+# --- the numpy port against the reference C++ (pdqhash) -----------------------------------------
+
+PORT_SIZES = [
+    (640, 480),
+    (480, 640),
+    (900, 700),
+    (300, 200),
+    (512, 511),
+    (97, 1234),
+    (2000, 30),
+    (129, 257),
+    (64, 64),
+    (63, 65),
+    (5, 7),
+    (4, 100),
+    (100, 4),
+    (1, 1),
+]
+
+
+@pytest.mark.parametrize("size", PORT_SIZES, ids=str)
+def test_port_equals_pdqhash_in_every_orientation(size: tuple[int, int]) -> None:
+    """Bit for bit, all eight orientations and the quality, on many sizes (under 5 pixels on a
+    side the reference hashes to zeros with quality 0)."""
+    for seed in range(4):
+        pixels = np.asarray(photo_like(seed, size))
+        vectors, quality = pdqhash.compute_dihedral(pixels)
+        ours = pdq_hashes(pixels, dihedral=True)
+        reference = {v: bits_to_hex(vec) for v, vec in zip(DIHEDRAL_ORDER, vectors, strict=True)}
+        assert ours.hashes == {v: reference[v] for v in ORIENTATIONS}, (seed, size)
+        assert ours.quality == quality, (seed, size)
+        vector, plain_quality = pdqhash.compute(pixels)
+        plain = pdq_hashes(pixels, dihedral=False)
+        assert plain.hashes == {Variant.ORIGINAL: bits_to_hex(vector)}
+        assert plain.quality == plain_quality
+
+
+def test_port_equals_pdqhash_on_noise_and_text() -> None:
+    rng = np.random.default_rng(7)
+    cases = [
+        rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8),
+        np.asarray(to_png_pixels_of_text()),
+    ]
+    for pixels in cases:
+        vector, quality = pdqhash.compute(pixels)
+        ours = pdq_hashes(pixels, dihedral=False)
+        assert (ours.original, ours.quality) == (bits_to_hex(vector), quality)
+
+
+def to_png_pixels_of_text() -> Image.Image:
+    from tests.imagegen import text_only
+
+    return text_only("The quick brown fox jumps\nover the lazy dog\nagain and again").convert("RGB")
+
+
+def test_reduced_scale_uses_the_original_geometry() -> None:
+    """One pixel per 2 x 2 block (their mean, as a DCT-domain decode gives it) hashes within a
+    few bits of the full picture; hashing the small array as if it were the whole picture
+    moves further."""
+    for seed in range(3):
+        full = np.asarray(photo_like(seed, (1280, 960)))
+        blocks = full.reshape(480, 2, 640, 2, 3).mean(axis=(1, 3)).round().astype(np.uint8)
+        reference = pdq_hashes(full, dihedral=False)
+        reduced = pdq_hashes(blocks, dihedral=False, scale=2, extent=(1280, 960))
+        assert hamming(reduced.original, reference.original) <= 4
+        assert abs(reduced.quality - reference.quality) <= 2
+
+
+def test_reduced_scale_with_a_partial_last_block() -> None:
+    full = np.asarray(photo_like(5, (1283, 963)))
+    padded = np.pad(full, ((0, 1), (0, 1), (0, 0)), mode="edge")  # 964 x 1284: whole 4 x 4 blocks
+    blocks = padded.reshape(241, 4, 321, 4, 3).mean(axis=(1, 3)).round().astype(np.uint8)
+    reduced = pdq_hashes(blocks, dihedral=True, scale=4, extent=(1283, 963))
+    assert hamming(reduced.original, pdq_hashes(full, dihedral=False).original) <= 8
+    assert list(reduced.hashes) == list(ORIENTATIONS)
+
+
+def test_arguments_are_checked() -> None:
+    pixels = np.zeros((10, 10, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="uint8"):
+        pdq_hashes(np.zeros((10, 10, 3), dtype=np.float32), dihedral=False)
+    with pytest.raises(ValueError, match="uint8"):
+        pdq_hashes(np.zeros((10, 10), dtype=np.uint8), dihedral=False)
+    with pytest.raises(ValueError, match="scale"):
+        pdq_hashes(pixels, dihedral=False, scale=0)
+    with pytest.raises(ValueError, match="cannot cover"):
+        pdq_hashes(pixels, dihedral=False, scale=2, extent=(40, 20))
+    assert pdq_hashes(pixels, dihedral=False, scale=2, extent=(19, 20)).quality == 0

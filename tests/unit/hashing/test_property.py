@@ -43,14 +43,24 @@ SEEDS: list[bytes] = [
 ]
 
 
-def _check(data: bytes) -> None:
-    if not data or len(data) > LIMITS.max_bytes:
+# JPEGs large enough to be decoded reduced in the DCT domain (shorter side >= 2 x 256).
+REDUCED_LIMITS = HashingSettings(max_bytes=256 * 1024, max_pixels=640 * 640)
+_LARGER = photo_like(43, (600, 520))
+REDUCED_SEEDS: list[bytes] = [
+    to_jpeg(_LARGER),
+    encode(_LARGER, "JPEG", quality=80, progressive=True),
+    encode(_LARGER.convert("L"), "JPEG", quality=80),
+]
+
+
+def _check(data: bytes, limits: HashingSettings = LIMITS) -> None:
+    if not data or len(data) > limits.max_bytes:
         expected = MediaErrorReason.EMPTY if not data else MediaErrorReason.TOO_LARGE
         with pytest.raises(MediaError) as err:
-            compute_signals(data, LIMITS)
+            compute_signals(data, limits)
         assert err.value.reason is expected
         return
-    s = compute_signals(data, LIMITS)  # anything raised here fails the property
+    s = compute_signals(data, limits)  # anything raised here fails the property
     assert isinstance(s, Signals)
     assert s.sha256 == hashlib.sha256(data).hexdigest()
     assert s.size_bytes == len(data)
@@ -65,8 +75,8 @@ def _check(data: bytes) -> None:
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SEEDS)))
+def mutated(draw: st.DrawFn, seeds: list[bytes] = SEEDS) -> bytes:
+    data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 8))):
         kind = draw(st.sampled_from(["flip", "cut", "insert", "delete", "header"]))
         if not data:
@@ -103,6 +113,16 @@ def test_seeds_are_valid_images() -> None:
     """The mutation seeds decode when left alone (so the property test mutates real images)."""
     for data in SEEDS:
         assert compute_signals(data, LIMITS).failure is None
+    for data in REDUCED_SEEDS:
+        assert compute_signals(data, REDUCED_LIMITS).failure is None
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(REDUCED_SEEDS))
+def test_mutated_jpegs_on_the_reduced_decode(data: bytes) -> None:
+    """The same property where the JPEG decoder scales in the DCT domain (Pillow's draft)."""
+    _check(data, REDUCED_LIMITS)
 
 
 @pytest.mark.filterwarnings("error")

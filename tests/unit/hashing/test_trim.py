@@ -104,6 +104,21 @@ def test_stray_pixels_in_bar_are_tolerated_but_icons_are_not() -> None:
 def test_input_shape_checked() -> None:
     with pytest.raises(ValueError, match="H x W x 3"):
         find_border(np.zeros((50, 50), dtype=np.uint8))
+    with pytest.raises(ValueError, match="scale"):
+        find_border(np.zeros((50, 50, 3), dtype=np.uint8), scale=0)
+
+
+def test_pixel_limits_mean_original_pixels_on_a_reduced_decode() -> None:
+    """At scale 2 a 3-pixel bar is 6 original pixels: over MIN_BORDER_PX (4), so it counts where
+    the same 3 pixels at full size do not (the 2 % rule is a share and needs no scaling)."""
+    img = photo_like(5, (120, 90))  # small enough that 2 % is under MIN_BORDER_PX
+    framed = _pixels(letterbox(img, (0, 3, 0, 0)))
+    assert find_border(framed) is None
+    assert find_border(framed, scale=2) == Border(0, 3, 0, 0)
+    # MIN_CONTENT_PX (32) in original pixels: 20 array pixels are 40 at scale 2
+    tiny = _pixels(letterbox(photo_like(6, (20, 20)), (0, 40, 0, 40), WHITE))
+    assert find_border(tiny) is None
+    assert find_border(tiny, scale=2) == Border(0, 40, 0, 40)
 
 
 # --- through compute_signals --------------------------------------------------------------------
