@@ -58,6 +58,9 @@ class IdTable:
 
     def put_many(self, ids: I64, values: I64) -> None:
         """Set values (>= 0); ids must be unique within the call."""
+        if not len(self._ids) and not self._delta and len(ids) > self._delta_limit:
+            self._merge(ids, values)  # a first bulk load: the arrays as they are
+            return
         pos, found = self._main_positions(ids)
         if found.any():
             revived = int((self._values[pos[found]] < 0).sum())
@@ -88,11 +91,18 @@ class IdTable:
         keep = self._values >= 0
         delta_ids = np.fromiter(self._delta.keys(), dtype=np.int64, count=len(self._delta))
         delta_values = np.fromiter(self._delta.values(), dtype=np.int64, count=len(self._delta))
-        all_ids = np.concatenate([self._ids[keep], delta_ids, ids])
-        all_values = np.concatenate([self._values[keep], delta_values, values])
-        order = np.argsort(all_ids, kind="stable")
-        self._ids = all_ids[order]
-        self._values = all_values[order]
+        main_ids = self._ids if keep.all() else self._ids[keep]
+        main_values = self._values if keep.all() else self._values[keep]
+        id_parts = [a for a in (main_ids, delta_ids, ids) if len(a)]
+        value_parts = [a for a in (main_values, delta_values, values) if len(a)]
+        all_ids = np.concatenate(id_parts) if len(id_parts) > 1 else _first(id_parts)
+        all_values = np.concatenate(value_parts) if len(value_parts) > 1 else _first(value_parts)
+        self._ids = self._values = np.empty(0, dtype=np.int64)  # the old arrays go first
+        if len(all_ids) > 1 and not bool(np.all(all_ids[1:] > all_ids[:-1])):
+            order = np.argsort(all_ids, kind="stable")
+            all_ids, all_values = all_ids[order], all_values[order]
+        self._ids = all_ids
+        self._values = all_values
         self._main_live = len(self._ids)
         self._delta = {}
 
@@ -100,6 +110,10 @@ class IdTable:
         """Every live (id, value), ids ascending."""
         self._merge(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
         return self._ids.copy(), self._values.copy()
+
+
+def _first(arrays: list[I64]) -> I64:
+    return arrays[0] if arrays else np.empty(0, dtype=np.int64)
 
 
 Attributes = tuple[str | None, str | None, tuple[tuple[str, str], ...]]

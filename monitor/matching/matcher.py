@@ -19,11 +19,17 @@ Per entry the matcher keeps one packed int64 (bank, hash type, interned attribut
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from monitor.domain import (
     Bank,
@@ -41,7 +47,7 @@ from monitor.domain import (
 )
 from monitor.matching.entries import AttributeTable, IdTable
 from monitor.matching.hashes import InvalidHash, normalize_hash
-from monitor.matching.index import BinaryIndex, ExactIndex
+from monitor.matching.index import BinaryIndex, ExactIndex, hash_words, unique_ids
 from monitor.matching.video_match import (
     MAX_PAIRS,
     FrameIndex,
@@ -50,7 +56,10 @@ from monitor.matching.video_match import (
     judge,
 )
 
-__all__ = ["Matcher", "MatcherStats"]
+if TYPE_CHECKING:
+    from monitor.store.entries import EntryBatch
+
+__all__ = ["Matcher", "MatcherLoader", "MatcherStats", "release_free_memory"]
 
 _TYPES = (HashType.PDQ, HashType.PHASH, HashType.MD5, HashType.SHA256, HashType.VPDQ)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
@@ -123,6 +132,11 @@ class Matcher:
         matcher._frames.compact()
         return matcher
 
+    @classmethod
+    def loader(cls, banks: Iterable[Bank]) -> MatcherLoader:
+        """A builder fed with the store's column batches (see :class:`MatcherLoader`)."""
+        return MatcherLoader(cls(), banks)
+
     def set_bank(self, bank: Bank) -> None:
         """Add a bank or replace its settings (thresholds, enabled); no index is rebuilt."""
         code = self._bank_code.get(bank.name)
@@ -193,10 +207,12 @@ class Matcher:
         id_array = np.array(id_list, dtype=np.int64)
         packed_array = np.array(packed_list, dtype=np.int64)
         # the same id twice in one batch: the last one wins
-        reversed_ids = id_array[::-1]
-        _, last = np.unique(reversed_ids, return_index=True)
-        keep = np.sort(len(id_array) - 1 - last)
-        if len(keep) != len(id_array):
+        if len(unique_ids(id_array)) != len(id_array):
+            order = np.argsort(id_array, kind="stable")
+            ordered = id_array[order]
+            last = np.ones(len(order), dtype=np.bool_)
+            last[:-1] = ordered[1:] != ordered[:-1]
+            keep = np.sort(order[last])
             id_array = id_array[keep]
             packed_array = packed_array[keep]
             value_list = [value_list[i] for i in keep.tolist()]
@@ -211,14 +227,17 @@ class Matcher:
             self._frames.add([(entry_id, frames) for entry_id, frames, _ in kept])
             self._video_ids.update((entry_id, video_id) for entry_id, _, video_id in kept)
         self._table.put_many(id_array, packed_array)
-        banks = (packed_array >> _BANK_SHIFT) & (_MAX_BANKS - 1)
-        for bank, count in zip(*np.unique(banks, return_counts=True), strict=True):
-            self._counts[(int(bank), hash_type)] += int(count)
+        self._count(hash_type, packed_array)
         return len(id_array)
+
+    def _count(self, hash_type: HashType, packed: npt.NDArray[np.int64]) -> None:
+        banks = (packed >> _BANK_SHIFT) & (_MAX_BANKS - 1)
+        for bank in np.flatnonzero(np.bincount(banks)).tolist():
+            self._counts[(bank, hash_type)] += int(np.count_nonzero(banks == bank))
 
     def withdraw(self, entry_ids: Iterable[int]) -> int:
         """Stop matching these entries at once; returns how many were active."""
-        id_array = np.unique(np.fromiter(entry_ids, dtype=np.int64))
+        id_array = unique_ids(np.fromiter(entry_ids, dtype=np.int64))
         if not len(id_array):
             return 0
         old = self._table.delete_many(id_array)
@@ -487,3 +506,142 @@ class Matcher:
             memory_bytes=memory,
             listed_frames=len(self._frames),
         )
+
+
+class MatcherLoader:
+    """Builds a :class:`Matcher` from the store's column batches, without an object per entry.
+
+    Feed it every :class:`~monitor.store.entries.EntryBatch` of
+    :meth:`~monitor.store.entries.EntriesMixin.iter_entry_columns` with :meth:`add` (a little
+    work per batch: the hashes become index words, bank and attributes one packed int64), then
+    :meth:`finish` builds the indexes once (the slow part, which releases the GIL: a caller may
+    run it in a thread). Entries of banks the matcher does not know are refused as in
+    :meth:`Matcher.add_entries`; listed videos and malformed values go through it.
+    """
+
+    def __init__(self, matcher: Matcher, banks: Iterable[Bank]) -> None:
+        self._matcher = matcher
+        by_id: dict[int, int] = {}
+        for bank in banks:
+            matcher.set_bank(bank)
+            if bank.id is not None:
+                by_id[bank.id] = matcher._bank_code[bank.name]
+        self._bank_ids = np.array(sorted(by_id), dtype=np.int64)
+        self._bank_codes = np.array([by_id[i] for i in sorted(by_id)], dtype=np.int64)
+        self._attributes: list[int] = []  # the store's attribute number -> the matcher's code
+        self._attribute_codes = np.empty(0, dtype=np.int64)
+        self._parts: dict[HashType, list[tuple[npt.NDArray[np.int64], ...]]] = {}
+        self._values: dict[HashType, list[npt.NDArray[np.uint8] | npt.NDArray[np.uint64]]] = {}
+        self._entries: list[Entry] = []
+
+    def add(self, batch: EntryBatch) -> None:
+        matcher = self._matcher
+        if batch.new_attributes:
+            self._attributes.extend(
+                matcher._attributes.code(case_id, label, metadata)
+                for case_id, label, metadata in batch.new_attributes
+            )
+            self._attribute_codes = np.array(self._attributes, dtype=np.int64)
+        for columns in batch.columns:
+            hash_type = columns.hash_type
+            ids, values = columns.ids, columns.values
+            pos = np.searchsorted(self._bank_ids, columns.bank_ids)
+            pos = np.minimum(pos, max(len(self._bank_ids) - 1, 0))
+            known = (
+                self._bank_ids[pos] == columns.bank_ids
+                if len(self._bank_ids)
+                else np.zeros(len(ids), dtype=np.bool_)
+            )
+            if not known.all():
+                for entry_id, bank_id in zip(
+                    ids[~known].tolist(), columns.bank_ids[~known].tolist(), strict=True
+                ):
+                    matcher._reject(entry_id, f"unknown bank (id {bank_id})")
+                ids, values, pos = ids[known], values[known], pos[known]
+                attributes = columns.attributes[known]
+            else:
+                attributes = columns.attributes
+            packed = self._attribute_codes[attributes] << _ATTR_SHIFT
+            packed |= self._bank_codes[pos] << _BANK_SHIFT
+            packed |= _TYPE_CODE[hash_type]
+            self._parts.setdefault(hash_type, []).append((ids, packed))
+            words = hash_words(values) if hash_type in matcher._binary else values
+            self._values.setdefault(hash_type, []).append(words)
+        self._entries.extend(batch.entries)
+
+    def finish(self) -> Matcher:
+        """Build the indexes; the loader is spent afterwards.
+
+        Memory: the batches' arrays are copied into one and let go one by one, and freed heap
+        memory is handed back to the system between the steps (see
+        :func:`release_free_memory`), so the peak stays near the final size.
+        """
+        matcher = self._matcher
+        for hash_type in list(self._parts):
+            parts = self._parts.pop(hash_type)
+            ids = _gather([p[0] for p in parts])
+            packed = _gather([p[1] for p in parts])
+            del parts
+            chunks = self._values.pop(hash_type)
+            if hash_type in matcher._binary:
+                words = _gather([c.astype(np.uint64, copy=False) for c in chunks])
+                chunks.clear()
+                release_free_memory()
+                matcher._binary[hash_type].add(ids, words)
+                del words
+            else:
+                raw = _gather([c.astype(np.uint8, copy=False) for c in chunks])
+                chunks.clear()
+                matcher._exact[hash_type].add_bytes(ids, raw)
+                del raw
+            release_free_memory()
+            matcher._table.put_many(ids, packed)
+            matcher._count(hash_type, packed)
+            del ids, packed
+            release_free_memory()
+        matcher.add_entries(self._entries)
+        self._entries = []
+        for binary in matcher._binary.values():
+            binary.compact()
+        for exact in matcher._exact.values():
+            exact.compact()
+        matcher._frames.compact()
+        release_free_memory()
+        return matcher
+
+
+def release_free_memory() -> None:
+    """Hand memory freed on the heap back to the system (Linux, glibc; elsewhere nothing).
+
+    Arrays of a few megabytes come from the heap once glibc has raised its mmap threshold, and
+    the heap keeps what they leave behind: building a ten-million-entry matcher would otherwise
+    leave the process hundreds of megabytes larger than the matcher."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+def _gather(arrays: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """One array of the (non-empty) list's, letting each part go once it is copied."""
+    if len(arrays) == 1:
+        return arrays.pop()
+    out = np.empty((sum(len(a) for a in arrays), *arrays[0].shape[1:]), dtype=arrays[0].dtype)
+    at = 0
+    arrays.reverse()
+    while arrays:
+        part = arrays.pop()
+        out[at : at + len(part)] = part
+        at += len(part)
+    return out

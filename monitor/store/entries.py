@@ -8,26 +8,34 @@ withdrawal makes also moves the bank's ``updated_at``: the daemon reloads its li
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
+    BigInteger,
     String,
     Text,
+    bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
     literal,
+    or_,
     select,
     type_coerce,
     update,
 )
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from monitor.domain import Bank, Entry, EntryStatus, HashType, ListEntry, ListFrame, Thresholds
@@ -51,6 +59,42 @@ FRAMES_IN_CHUNK = 10_000
 
 # A video's frames as compared and stored: (timestamp, pdq, quality), time order.
 FrameKey = tuple[float, str, int | None]
+
+# Attributes of an entry as the matcher interns them: (case_id, label, metadata).
+Attributes = tuple[str | None, str | None, dict[str, str]]
+
+# Hash types streamed as columns by iter_entry_columns, by their code there (7: vpdq, 0: a value
+# of the wrong length).
+_COLUMN_TYPES = {1: HashType.PDQ, 2: HashType.PHASH, 3: HashType.MD5, 4: HashType.SHA256}
+
+
+@dataclass(frozen=True, slots=True)
+class HashColumns:
+    """Active entries of one hash type (never ``vpdq``) from one batch, as arrays in id order.
+
+    ``values`` holds the hashes' bytes (``n x bits/8``), as stored (hex, big-endian); each one
+    well-formed: the right length, hexadecimal, neither all zero nor all one bits.
+    """
+
+    hash_type: HashType
+    ids: npt.NDArray[np.int64]
+    bank_ids: npt.NDArray[np.int64]
+    attributes: npt.NDArray[np.int64]  # positions in the iteration's attribute list
+    values: npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryBatch:
+    """One batch of :meth:`EntriesMixin.iter_entry_columns`.
+
+    ``new_attributes`` extend the iteration's attribute list (the codes in ``columns`` index
+    it). ``entries`` are the batch's listed videos (with their frames) and any stored value that
+    is not a well-formed hash, as whole :class:`Entry` objects for the caller's own checks.
+    """
+
+    columns: list[HashColumns]
+    new_attributes: list[Attributes]
+    entries: list[Entry] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -172,12 +216,13 @@ class EntriesMixin(StoreBase):
         async with self._tx(write=False) as conn:
             return await self._bank(conn, name)
 
-    async def list_banks(self) -> list[Bank]:
-        """Every bank by name, with its active and withdrawn entry counts."""
+    async def list_banks(self, *, counts: bool = True) -> list[Bank]:
+        """Every bank by name, with its active and withdrawn entry counts (``counts=False``:
+        zero, and no count query: that reads every entry, tens of seconds for ten million)."""
         async with self._tx(write=False) as conn:
-            counts = await self._entry_counts(conn, None)
+            counted = await self._entry_counts(conn, None) if counts else {}
             rows = await conn.execute(select(*_BANK_COLUMNS).order_by(BankRow.name))
-            return [_bank(row._mapping, counts.get(row.id, {})) for row in rows]
+            return [_bank(row._mapping, counted.get(row.id, {})) for row in rows]
 
     async def set_bank_enabled(self, name: str, enabled: bool) -> Bank:
         async with self._tx(write=True) as conn:
@@ -570,6 +615,117 @@ class EntriesMixin(StoreBase):
                 return
             last = rows[-1].id
 
+    async def iter_entry_columns(self, *, batch: int = 200_000) -> AsyncIterator[EntryBatch]:
+        """Every active entry of every bank, in id order, as arrays: for building the matcher.
+
+        The database concatenates each batch's ids, bank ids, hash types, values and attributes
+        into a few strings, so no Python object is made per row (ten million entries would
+        take minutes otherwise); they become numpy arrays here. A batch is a range of ``batch``
+        ids. Attributes (case id, label, metadata) are interned across the whole iteration.
+        Listed videos, and stored values that are not well-formed hashes, come as whole
+        entries (few). Each batch is its own short read transaction, as in
+        :meth:`iter_entries`; entries added meanwhile may or may not be seen.
+        """
+        async with self._tx(write=False) as conn:
+            banks = await conn.execute(select(BankRow.id, BankRow.name))
+            names = {row.id: row.name for row in banks}
+            first = (await conn.execute(select(func.min(EntryRow.id)))).scalar()
+        if first is None:
+            return
+        statements = {safe: self._column_batch(safe) for safe in (False, True)}
+        interned: dict[tuple[str, str, str], int] = {}
+        after = first - 1
+        while True:
+            upto = after + batch
+            async with self._tx(write=False) as conn:
+                bounds = {"after": after, "upto": upto}
+                row = (await conn.execute(statements[False], bounds)).one()
+                parsed = _parse(row, interned, safe=False)
+                if parsed is None:  # a separator in an attribute, a value of the wrong length
+                    row = (await conn.execute(statements[True], bounds)).one()
+                    parsed = _parse(row, interned, safe=True)
+                    assert parsed is not None
+                columns, new_attributes, odd, newest = parsed
+                entries = await self._entries_by_id(conn, odd, names) if odd else []
+            if columns or entries or new_attributes:
+                yield EntryBatch(columns, new_attributes, entries)
+            if newest is None or upto >= newest:
+                return
+            after = upto
+
+    def _column_batch(self, safe: bool) -> Any:
+        """One batch of :meth:`iter_entry_columns`: entries with ``after < id <= upto``.
+
+        Per row: the id and ``bank_id * 8 + type code`` (decimal), the value (a video's: empty),
+        and the case id, label and metadata, each column joined by ``\\x1e`` (NULL as
+        ``\\x15``). ``safe`` (a batch is read again so when a value holds those characters or
+        a value has the wrong length): the attributes hex-encoded and each value's length too.
+        """
+        postgres = self.dialect == "postgresql"
+
+        def text(column: Any) -> ColumnElement[Any]:
+            return cast(column, Text) if postgres else type_coerce(column, Text)
+
+        def field(column: Any) -> ColumnElement[Any]:
+            if not safe:
+                return func.coalesce(text(column), literal(_NULL, Text))
+            if postgres:
+                encoded = func.encode(func.convert_to(text(column), "UTF8"), "hex")
+            else:
+                encoded = func.hex(text(column))
+            return case((column.is_(None), "-"), else_=encoded)  # SQLite: hex(NULL) is ''
+
+        def concat(expr: Any, separator: str) -> ColumnElement[Any]:
+            sep = literal(separator, Text)
+            if postgres:
+                return func.string_agg(expr, sep)
+            return func.group_concat(expr, sep)
+
+        codes = {t.value: code for code, t in _COLUMN_TYPES.items()}
+        type_code = case({**codes, VPDQ: _VIDEO_CODE}, value=EntryRow.hash_type, else_=0)
+        video = EntryRow.hash_type == VPDQ
+        value = case((video, ""), else_=EntryRow.value)
+        sep = "," if safe else _ROW_SEP
+        marked = or_(EntryRow.case_id == _NULL, EntryRow.label == _NULL)
+        lengths = (
+            [concat(text(case((video, 0), else_=func.length(EntryRow.value))), ",")] if safe else []
+        )
+        return select(
+            concat(text(EntryRow.id), ","),
+            concat(text(EntryRow.bank_id * 8 + type_code), ","),
+            concat(value, ""),
+            *lengths,
+            concat(field(EntryRow.case_id), sep),
+            concat(field(EntryRow.label), sep),
+            concat(field(EntryRow.meta), sep),
+            func.count(),
+            func.coalesce(func.sum(case((marked, 1), else_=0)), 0),
+            select(func.max(EntryRow.id)).scalar_subquery(),
+        ).where(
+            EntryRow.id > bindparam("after", type_=BigInteger),
+            EntryRow.id <= bindparam("upto", type_=BigInteger),
+            EntryRow.status == ACTIVE,
+        )
+
+    async def _entries_by_id(
+        self, conn: AsyncConnection, ids: Sequence[int], names: dict[int, str]
+    ) -> list[Entry]:
+        found: list[Entry] = []
+        for some_ids in chunks(list(ids), IN_CHUNK):
+            rows = (
+                await conn.execute(
+                    select(*_ENTRY_ROW_COLUMNS)
+                    .where(EntryRow.id.in_(some_ids))
+                    .order_by(EntryRow.id)
+                )
+            ).all()
+            videos = [row.id for row in rows if row.hash_type == VPDQ]
+            frames = await _load_frames(conn, videos) if videos else {}
+            found.extend(
+                _entry(row._mapping, names.get(row.bank_id, ""), frames.get(row.id)) for row in rows
+            )
+        return found
+
     async def get_entry(self, entry_id: int) -> Entry:
         async with self._tx(write=False) as conn:
             row = (
@@ -764,3 +920,150 @@ def _entry(row: RowMapping, bank: str, frames: list[FrameKey] | None = None) -> 
         updated_at=row["updated_at"],
         frames=tuple(ListFrame(ts, pdq, quality) for ts, pdq, quality in frames) if frames else (),
     )
+
+
+_ROW_SEP = "\x1e"
+_NULL = "\x15"
+_VIDEO_CODE = 7
+_WIDTHS = np.zeros(8, dtype=np.int64)  # hex characters of a value, by type code
+for _code, _type in _COLUMN_TYPES.items():
+    _WIDTHS[_code] = _type.hex_len
+
+
+def _parse(
+    row: Sequence[Any], interned: dict[tuple[str, str, str], int], *, safe: bool
+) -> tuple[list[HashColumns], list[Attributes], list[int], int | None] | None:
+    """:func:`_parse_batch` with the garbage collector paused: it makes a tuple per row, which
+    would set off collections that walk every object for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_batch(row, interned, safe=safe)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_batch(
+    row: Sequence[Any], interned: dict[tuple[str, str, str], int], *, safe: bool
+) -> tuple[list[HashColumns], list[Attributes], list[int], int | None] | None:
+    """One batch's strings as columns, new attributes, odd rows and the newest id; None if the
+    strings do not split as they should (the batch is then read again, ``safe``)."""
+    if safe:
+        ids_text, codes_text, values, lengths_text, cases, labels, metas = row[:7]
+    else:
+        ids_text, codes_text, values, cases, labels, metas = row[:6]
+        lengths_text = None
+    count, marked, newest = row[-3:]
+    if not count:
+        return [], [], [], newest
+    sep = "," if safe else _ROW_SEP
+    columns_of_attributes = [cases.split(sep), labels.split(sep), metas.split(sep)]
+    if (marked and not safe) or any(len(c) != count for c in columns_of_attributes):
+        return None
+    ids = _ints(ids_text, count)
+    codes = _ints(codes_text, count)
+    type_codes = codes & 7
+    expected = _WIDTHS[type_codes]
+    lengths = expected if lengths_text is None else _ints(lengths_text, count)
+    if int(lengths.sum()) != len(values):  # a value of the wrong length: read it again, safe
+        return None
+    keys = list(zip(*columns_of_attributes, strict=True))
+    del columns_of_attributes
+    new_keys = [key for key in dict.fromkeys(keys) if key not in interned]
+    new_attributes = [_attributes(key, safe=safe) for key in new_keys]
+    for key in new_keys:
+        interned[key] = len(interned)
+    attributes = np.array(list(map(interned.__getitem__, keys)), dtype=np.int64)
+    type_codes[lengths != expected] = 0  # the wrong length: an odd row
+    columns, odd = _split_columns(ids, codes >> 3, attributes, type_codes, lengths, values)
+    return columns, new_attributes, odd, newest
+
+
+def _ints(text: str, count: int) -> npt.NDArray[np.int64]:
+    """Comma-separated decimal integers."""
+    if count < 64:
+        parsed = np.array(text.split(","), dtype=np.int64)
+    else:
+        parsed = np.fromstring(text, dtype=np.int64, sep=",")
+    if len(parsed) != count:
+        raise ValueError("malformed id list from the database")
+    return parsed
+
+
+def _attributes(key: tuple[str, str, str], *, safe: bool) -> Attributes:
+    """An interned attribute key as (case id, label, metadata)."""
+    fields: list[str | None] = []
+    for part in key:
+        if safe:
+            fields.append(None if part == "-" else bytes.fromhex(part).decode("utf-8"))
+        else:
+            fields.append(None if part == _NULL else part)
+    case_id, label, meta = fields
+    return case_id, label, (dict(_json_dict(meta)) if meta is not None else {})
+
+
+def _split_columns(
+    ids: npt.NDArray[np.int64],
+    bank_ids: npt.NDArray[np.int64],
+    attributes: npt.NDArray[np.int64],
+    type_codes: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+    values: str,
+) -> tuple[list[HashColumns], list[int]]:
+    """Per hash type, the rows whose value decodes; the ids of every other row (type code 0:
+    a value of the wrong length, 7: a video)."""
+    odd: list[int] = ids[_WIDTHS[type_codes] == 0].tolist()
+    columns: list[HashColumns] = []
+    text = values.encode("ascii", errors="replace")
+    start = np.cumsum(lengths) - lengths
+    for code, hash_type in _COLUMN_TYPES.items():
+        rows = np.flatnonzero(type_codes == code)
+        if not len(rows):
+            continue
+        chars = hash_type.hex_len
+        if len(rows) * chars == len(text):  # every value of the batch is of this type
+            hex_text = text
+        else:
+            index = start[rows][:, None] + np.arange(chars)
+            hex_text = np.frombuffer(text, dtype=np.uint8)[index].tobytes()
+        decoded, bad = _decode(hex_text, chars)
+        keep = np.ones(len(rows), dtype=np.bool_)
+        keep[bad] = False
+        flat = decoded.reshape(len(rows), chars // 2)
+        words = flat.view(np.uint64)  # every type's bytes are a multiple of 8
+        degenerate = np.all(words == 0, axis=1) | np.all(words == np.uint64(2**64 - 1), axis=1)
+        keep &= ~degenerate
+        if not keep.all():
+            odd.extend(ids[rows[~keep]].tolist())
+            rows, flat = rows[keep], flat[keep]
+        if len(rows):
+            columns.append(
+                HashColumns(hash_type, ids[rows], bank_ids[rows], attributes[rows], flat)
+            )
+    odd.sort()
+    return columns, odd
+
+
+def _decode(hex_text: bytes, chars: int) -> tuple[npt.NDArray[np.uint8], list[int]]:
+    """Fixed-width hex values to bytes; the rows that are not hexadecimal are zeros and named."""
+    try:
+        raw = bytes.fromhex(hex_text.decode("ascii"))
+        if len(raw) * 2 == len(hex_text):  # else there was whitespace, which fromhex skips
+            return np.frombuffer(raw, dtype=np.uint8), []
+    except ValueError:
+        pass
+    size = chars // 2
+    out = np.zeros(len(hex_text) // chars * size, dtype=np.uint8)
+    bad: list[int] = []
+    for row in range(len(hex_text) // chars):
+        piece = hex_text[row * chars : (row + 1) * chars].decode("ascii")
+        try:
+            raw = bytes.fromhex(piece)
+        except ValueError:
+            raw = b""
+        if len(raw) == size and len(piece) == chars:
+            out[row * size : (row + 1) * size] = np.frombuffer(raw, dtype=np.uint8)
+        else:
+            bad.append(row)
+    return out, bad

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.matching.index import BinaryIndex, ExactIndex
+from monitor.matching.index import BinaryIndex, ExactIndex, hash_words, unique_ids
 
 Bytes = npt.NDArray[np.uint8]
 
@@ -260,3 +260,117 @@ def test_exact_index() -> None:
     assert index.remove([1, 2, 3]) == 3
     assert len(index) == 0
     assert index.lookup(a) == []
+
+
+def clustered_hashes(rng: np.random.Generator, n: int, bits: int, centres: int) -> Bytes:
+    """Near copies of a few centres (uneven buckets), a few bits flipped in each."""
+    base = random_hashes(rng, centres, bits)
+    rows = base[rng.integers(0, centres, size=n)]
+    unpacked = np.unpackbits(rows, axis=1)
+    flips = rng.integers(0, bits, size=(n, bits // 16))
+    for column in range(flips.shape[1]):
+        unpacked[np.arange(n), flips[:, column]] ^= 1
+    return np.packbits(unpacked, axis=1)
+
+
+@pytest.mark.parametrize(("bits", "radius"), [(256, 31), (256, 24), (256, 10), (64, 8), (64, 5)])
+def test_clustered_list_matches_brute_force(bits: int, radius: int) -> None:
+    """Clusters of near copies make buckets uneven: the per-query choice of probe radii
+    (the widest ring goes to the slots with the lightest buckets) must stay exact."""
+    rng = np.random.default_rng(bits + radius)
+    data = clustered_hashes(rng, 60_000, bits, centres=40)
+    ids = list(range(len(data)))
+    index = BinaryIndex(bits)
+    index.add(ids, data)
+    assert index._plan(radius, "auto") is not None  # probed, not scanned
+    queries = [flip(data[row], d, rng) for row in rng.integers(0, len(data), 6) for d in (0, 9)]
+    queries += [flip(data[0], radius, rng), random_hashes(rng, 1, bits)[0]]
+    for query in queries:
+        expected = brute(ids, data, query, radius)
+        assert index.search(query, radius) == expected
+        assert index.search(query, radius, strategy="mih") == expected
+
+
+def test_huge_buckets_fall_back_to_a_scan() -> None:
+    """A list of one hash many times over: probing would read every entry anyway."""
+    value = random_hashes(np.random.default_rng(1), 1, 256)
+    data = np.repeat(value, 5000, axis=0)
+    index = BinaryIndex(256)
+    index.add(range(5000), data)
+    found = index.search(value[0], 31)
+    assert found == [(i, 0) for i in range(5000)]
+    assert index.search(value[0], 31, strategy="mih") == found
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [3, 10**15, 2**62, -5, 7],  # too far apart for 32-bit offsets
+        [10**12 + i for i in range(5)],  # large, but close together
+    ],
+)
+def test_sparse_large_and_negative_ids(ids: list[int]) -> None:
+    rng = np.random.default_rng(2)
+    data = random_hashes(rng, len(ids), 64)
+    index = BinaryIndex(64)
+    index.add(ids, data)
+    index.compact()
+    for entry_id, row in zip(ids, data, strict=True):
+        assert index.search(row, 0) == [(entry_id, 0)]
+        assert index.get(entry_id) == bytes(row).hex()
+    assert index.get(10**15 + 1) is None
+    assert index.get(-(2**63)) is None
+    assert index.remove([ids[0], 123]) == 1
+    assert index.search(data[0], 0) == []
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add([ids[1]], data[1:2])
+
+
+def test_hash_words_are_accepted_as_they_are() -> None:
+    rng = np.random.default_rng(4)
+    data = random_hashes(rng, 500, 256)
+    by_bytes, by_words = BinaryIndex(256), BinaryIndex(256)
+    by_bytes.add(range(500), data)
+    by_words.add(range(500), hash_words(data))
+    for row in data[:20]:
+        assert by_words.search(row, 31) == by_bytes.search(row, 31)
+    with pytest.raises(ValueError, match="word array"):
+        by_words.add([900], hash_words(random_hashes(rng, 1, 64)))
+
+
+def test_adding_one_entry_does_not_rebuild() -> None:
+    rng = np.random.default_rng(6)
+    data = random_hashes(rng, 20_001, 256)
+    index = BinaryIndex(256)
+    index.add(range(20_000), data[:20_000])
+    tables = index._tables
+    index.add([20_000], data[20_000:])
+    assert index._tables is tables  # the main segment is untouched
+    assert index.search(data[20_000], 0) == [(20_000, 0)]
+    index.remove([20_000])
+    assert index._tables is tables
+    assert index.search(data[20_000], 31) == []
+
+
+def test_unique_ids() -> None:
+    assert unique_ids(np.array([5, 1, 5, 3, 1], dtype=np.int64)).tolist() == [1, 3, 5]
+    assert unique_ids(np.array([1, 2, 3], dtype=np.int64)).tolist() == [1, 2, 3]
+    assert unique_ids(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_exact_index_bulk_add() -> None:
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, size=(1000, 16), dtype=np.uint8)
+    raw[5] = raw[6]  # the same hash under two ids
+    raw[7, 15] = 0  # a trailing zero byte
+    index = ExactIndex(16)
+    index.add([5000], ["ab" * 16])
+    index.add_bytes(np.arange(1000, dtype=np.int64), raw)
+    assert len(index) == 1001
+    assert index.lookup(bytes(raw[5]).hex()) == [5, 6]
+    assert index.lookup(bytes(raw[7]).hex()) == [7]
+    assert index.lookup("ab" * 16) == [5000]
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add_bytes(np.array([3], dtype=np.int64), raw[:1])
+    assert index.remove([5]) == 1
+    assert index.lookup(bytes(raw[5]).hex()) == [6]

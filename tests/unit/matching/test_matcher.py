@@ -16,6 +16,7 @@ from monitor.domain import (
 )
 from monitor.matching.entries import IdTable
 from monitor.matching.matcher import Matcher
+from monitor.store.entries import EntryBatch, HashColumns
 
 rng = np.random.default_rng(11)
 BASE = bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
@@ -311,3 +312,69 @@ def test_near_exact_bound_is_inclusive(near_exact: int) -> None:
     matcher = Matcher.build([bank], [entry(1, flipped(BASE, near_exact))])
     (match,) = matcher.match(signals(pdq=[(BASE, Variant.ORIGINAL)]))
     assert match.tier is Tier.NEAR_EXACT
+
+
+def columns(
+    hash_type: HashType, ids: list[int], values: list[str], bank_id: int, attribute: int = 0
+) -> HashColumns:
+    return HashColumns(
+        hash_type,
+        np.array(ids, dtype=np.int64),
+        np.full(len(ids), bank_id, dtype=np.int64),
+        np.full(len(ids), attribute, dtype=np.int64),
+        np.array([list(bytes.fromhex(v)) for v in values], dtype=np.uint8).reshape(
+            len(ids), hash_type.bits // 8
+        ),
+    )
+
+
+def test_loader_builds_the_same_matcher_as_entries() -> None:
+    """The store's column batches (see iter_entry_columns) give what Matcher.build gives."""
+    a, b = Bank(name="a", id=3), Bank(name="b", id=8)
+    local = np.random.default_rng(9)
+    pdqs = [bytes(local.integers(0, 256, 32, dtype=np.uint8)).hex() for _ in range(6)]
+    entries = [
+        entry(1, pdqs[0], "a", case_id="C-1", label="x", metadata={"k": "v"}),
+        entry(2, pdqs[1], "b"),
+        entry(3, PHASH, "a", HashType.PHASH, case_id="C-1", label="x", metadata={"k": "v"}),
+        entry(4, MD5, "b", HashType.MD5),
+        entry(5, SHA, "a", HashType.SHA256),
+        entry(6, pdqs[2], "b"),
+    ]
+    loader = Matcher.loader([a, b])
+    loader.add(
+        EntryBatch(
+            columns=[
+                columns(HashType.PDQ, [1], [pdqs[0]], 3, attribute=1),
+                columns(HashType.PDQ, [2], [pdqs[1]], 8),
+                columns(HashType.PHASH, [3], [PHASH], 3, attribute=1),
+            ],
+            new_attributes=[(None, None, {}), ("C-1", "x", {"k": "v"})],
+        )
+    )
+    loader.add(
+        EntryBatch(
+            columns=[
+                columns(HashType.MD5, [4], [MD5], 8),
+                columns(HashType.SHA256, [5], [SHA], 3),
+                columns(HashType.PDQ, [6, 7], [pdqs[2], pdqs[3]], 8),
+                columns(HashType.PDQ, [9], [pdqs[4]], 99),  # a bank the matcher does not know
+            ],
+            new_attributes=[],
+            entries=[entry(8, "0" * 64, "b")],  # malformed: rejected as by add_entries
+        )
+    )
+    loaded = loader.finish()
+    built = Matcher.build([a, b], [*entries, entry(7, pdqs[3], "b"), entry(8, "0" * 64, "b")])
+    got, want = loaded.stats(), built.stats()
+    assert (got.entries, got.by_type, got.by_bank) == (want.entries, want.by_type, want.by_bank)
+    assert got.rejected == 2
+    assert [i for i, _ in got.rejected_examples] == [9, 8]
+    queries = [signals(pdq=[(flipped(p, 5), Variant.ORIGINAL)], sha256=SHA, md5=MD5) for p in pdqs]
+    queries.append(signals(phash=[(flipped(PHASH, 2), Variant.ORIGINAL)]))
+    for query in queries:
+        assert loaded.match(query) == built.match(query)
+    (match,) = loaded.match(signals(pdq=[(pdqs[0], Variant.ORIGINAL)]))
+    assert (match.case_id, match.label, match.metadata) == ("C-1", "x", {"k": "v"})
+    loaded.add_entries([entry(10, pdqs[5], "a")])  # and it grows like any matcher
+    assert [m.entry_id for m in loaded.match(signals(pdq=[(pdqs[5], Variant.ORIGINAL)]))] == [10]
