@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= --disable-pip-version-check --quiet
+# `make bench BENCH="--only end-to-end memory"`, `make bench BENCH=--quick` (see docs/benchmarks.md)
+BENCH ?=
 
 .PHONY: install demo test test-postgres lint typecheck check ci bench docker-check clean
 
@@ -39,7 +41,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 	touch $@
 
 bench: $(VENV)/.bench-installed  ## every benchmark, one table of figures against the targets
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 docker-check: install  ## no Docker engine needed: hadolint, the Dockerfile's stages in fresh venvs, the entrypoint
 	HADOLINT=$(BIN)/hadolint PYTHON=$(PYTHON) bash docker/check.sh

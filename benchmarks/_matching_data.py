@@ -201,3 +201,16 @@ async def _create_schema(path: Path) -> None:
         await ensure_schema(engine, auto_upgrade=True)
     finally:
         await engine.dispose()
+
+
+def random_store(n: int, seed: int) -> Path:
+    """``build_store`` with ``n`` uniformly random PDQs from ``seed`` (cached): the matching
+    and the daemon benchmarks share it."""
+
+    def chunks() -> Iterator[Bytes]:
+        rng = np.random.default_rng(seed)
+        step = 1 << 18
+        for start in range(0, n, step):
+            yield rng.integers(0, 256, size=(min(step, n - start), 32), dtype=np.uint8)
+
+    return build_store(n, seed, chunks())

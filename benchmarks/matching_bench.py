@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -337,7 +337,7 @@ def store_figures(setup: Setup) -> list[Figure]:
     started = time.perf_counter()
     if not data_mod.store_path(n, STORE_SEED).exists():
         _say(f"making a {_count(n)}-entry SQLite store once (minutes for 10M; then cached)")
-    path = data_mod.build_store(n, STORE_SEED, _store_chunks(n))
+    path = data_mod.random_store(n, STORE_SEED)
     _say(f"load_matcher from the {_count(n)}-entry store, {setup.store_runs} fresh processes")
     made = time.perf_counter() - started
     runs = [_load_in_fresh_process(path) for _ in range(setup.store_runs)]
@@ -381,13 +381,6 @@ def store_figures(setup: Setup) -> list[Figure]:
             f"found at distance 0 right after)",
         ),
     ]
-
-
-def _store_chunks(n: int) -> Iterator[Bytes]:
-    rng = np.random.default_rng(STORE_SEED)
-    step = 1 << 18
-    for start in range(0, n, step):
-        yield rng.integers(0, 256, size=(min(step, n - start), 32), dtype=np.uint8)
 
 
 def _load_in_fresh_process(path: Path) -> dict[str, float]:

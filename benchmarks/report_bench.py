@@ -1,38 +1,84 @@
 """Report, not a test: how fast `monitor report` streams a large export, and that memory stays flat.
 
-    .venv/bin/python benchmarks/report_bench.py [--hits 100000] [--channels 200] [--url URL]
+    .venv/bin/python -m benchmarks.report_bench [--quick] [--hits 100000] [--channels 200]
+                                                [--runs 3] [--url URL]
 
 Fills a fresh store (SQLite in a temporary folder unless ``--url``) with ``--hits`` hits spread
 over ``--channels`` channels (bulk inserts: the fixture is not what is measured), then exports
-every format to a file and prints, per format: seconds, hits per second, file size, and the
-growth of the process's peak RSS during the export (a streamed export should not grow with the
-number of hits).
+every format to a file ``--runs`` times and prints, per format: seconds, hits per second, file
+size, and how far the process's resident memory rose above where it was during the export
+(sampled every 10 ms; a streamed export should not grow with the number of hits).
+
+``figures(quick)`` (the suite, group ``reports``): per format the median hits per second with
+its spread over the runs, and the largest memory rise. ``--quick``: 500 hits, one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
-import resource
+import os
+import statistics
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
 
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import Figure, machine, print_table, rss_mib, versions
 from monitor.domain import HitFilter
 from monitor.reports import ReportFormat, ReportSink, write_report
 from monitor.store import Store
 from monitor.store.models import BankRow, ChannelRow, EntryRow, HitRow, MediaRow, SightingRow
 
+GROUP = "reports"
 T0 = datetime(2024, 8, 1, tzinfo=UTC)
 BATCH = 5_000
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+@dataclass(frozen=True)
+class Params:
+    hits: int = 100_000
+    channels: int = 200
+    runs: int = 3
+
+
+FULL = Params()
+QUICK = Params(hits=500, channels=5, runs=1)
+
+
+@contextlib.contextmanager
+def rss_rise() -> Iterator[list[float]]:
+    """How far resident memory rises above its level at the start of the block, in MiB,
+    sampled every 10 ms (the result's only item, once the block has ended). The process's peak
+    (``ru_maxrss``) would hide it when an earlier benchmark in the same process peaked higher."""
+    start = rss_mib()
+    peak = [start]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], rss_mib())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    result: list[float] = []
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+        result.append(max(peak[0], rss_mib()) - start)
 
 
 def hexof(*parts: object, n: int = 64) -> str:
@@ -135,43 +181,84 @@ async def fill(store: Store, hits: int, channels: int) -> None:
             )
 
 
-async def bench(url: str, hits: int, channels: int, out_dir: Path) -> None:
+async def bench(
+    url: str, params: Params, out_dir: Path, out: Callable[[str], None]
+) -> list[Figure]:
+    hits = params.hits
     store = await Store.open(url)
+    figures: list[Figure] = []
     try:
         started = time.perf_counter()
-        await fill(store, hits, channels)
-        print(
-            f"filled {hits:,} hits in {channels} channels in {time.perf_counter() - started:.1f} s"
+        await fill(store, hits, params.channels)
+        out(
+            f"filled {hits:,} hits in {params.channels} channels in "
+            f"{time.perf_counter() - started:.1f} s"
         )
         where = HitFilter(since=T0, until=T0 + timedelta(days=365))
         started = time.perf_counter()
         summary = await store.report_summary(where, timezone="Asia/Seoul")
-        print(f"summary: {time.perf_counter() - started:.2f} s")
-        print(f"{'format':<6} {'seconds':>8} {'hits/s':>9} {'MiB':>7} {'peak RSS growth MiB':>20}")
+        out(f"summary: {time.perf_counter() - started:.2f} s")
+        out(f"{'format':<6} {'seconds':>8} {'hits/s':>9} {'MiB':>7} {'RSS rise MiB':>13}")
         for fmt in ReportFormat:
-            before = peak_rss_mib()
-            started = time.perf_counter()
-            with ReportSink(out_dir / f"report.{fmt.value}", overwrite=True) as sink:
-                rows = await write_report(fmt, summary, store.iter_report_rows(where), sink)
-            seconds = time.perf_counter() - started
-            assert rows == hits, (rows, hits)
-            print(
-                f"{fmt.value:<6} {seconds:>8.2f} {rows / seconds:>9,.0f} "
-                f"{sink.bytes / 2**20:>7.1f} {peak_rss_mib() - before:>20.1f}"
+            rates, rises = [], []
+            for _ in range(max(1, params.runs)):
+                with rss_rise() as rise:
+                    started = time.perf_counter()
+                    with ReportSink(out_dir / f"report.{fmt.value}", overwrite=True) as sink:
+                        rows = await write_report(fmt, summary, store.iter_report_rows(where), sink)
+                    seconds = time.perf_counter() - started
+                assert rows == hits, (rows, hits)
+                rates.append(rows / seconds)
+                rises.append(rise[0])
+                out(
+                    f"{fmt.value:<6} {seconds:>8.2f} {rows / seconds:>9,.0f} "
+                    f"{sink.bytes / 2**20:>7.1f} {rise[0]:>13.1f}"
+                )
+            figures.append(
+                Figure(
+                    GROUP,
+                    f"{fmt.value} report export, {hits:,} hits",
+                    statistics.median(rates),
+                    "hits/s",
+                    spread=f"min {min(rates):,.0f}, max {max(rates):,.0f} over {len(rates)} runs",
+                )
+            )
+            figures.append(
+                Figure(
+                    GROUP, f"{fmt.value} report export, RSS rise, {hits:,} hits", max(rises), "MiB"
+                )
             )
     finally:
         await store.close()
+    return figures
+
+
+def run(params: Params, url: str | None, out: Callable[[str], None]) -> list[Figure]:
+    with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:
+        os.chmod(tmp, 0o700)
+        database = Path(tmp) / "bench.sqlite3"
+        return asyncio.run(bench(url or f"sqlite+aiosqlite:///{database}", params, Path(tmp), out))
+
+
+def figures(quick: bool) -> list[Figure]:
+    return run(QUICK if quick else FULL, None, lambda line: print(line, flush=True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--hits", type=int, default=100_000)
-    parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="500 hits, one run")
+    parser.add_argument("--hits", type=int)
+    parser.add_argument("--channels", type=int)
+    parser.add_argument("--runs", type=int)
     parser.add_argument("--url", default=None, help="an empty database (default: temp SQLite)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        asyncio.run(bench(url, args.hits, args.channels, Path(tmp)))
+    params = QUICK if args.quick else FULL
+    for name in ("hits", "channels", "runs"):
+        if getattr(args, name) is not None:
+            params = replace(params, **{name: getattr(args, name)})
+    print(machine())
+    print(versions())
+    print_table(run(params, args.url, print))
 
 
 if __name__ == "__main__":

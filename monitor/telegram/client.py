@@ -81,6 +81,14 @@ def build_client(
         _point_at_server(session, settings.server)
         use_ipv6 = ":" in (session.server_address or "")
     connection, proxy = proxy_options(settings.proxy)
+    crypto = crypto_backend()
+    if crypto != "cryptg":
+        log.warning(
+            "telegram_crypto_slow",
+            backend=crypto,
+            hint="install cryptg (a dependency of the monitor): every byte from Telegram is "
+            "decrypted in the daemon's event loop",
+        )
     return TelegramClient(
         session,
         settings.api_id,
@@ -103,6 +111,19 @@ def build_client(
         receive_updates=receive_updates,
         catch_up=catch_up,
     )
+
+
+def crypto_backend() -> str:
+    """What Telethon encrypts MTProto with: ``cryptg`` (a dependency: C, the fast one),
+    ``libssl`` (OpenSSL through ctypes) or ``python`` (pyaes: a download of a photo then costs
+    milliseconds of CPU in the event loop)."""
+    from telethon.crypto import aes, libssl
+
+    if aes.cryptg is not None:
+        return "cryptg"
+    if libssl.encrypt_ige and libssl.decrypt_ige:
+        return "libssl"
+    return "python"
 
 
 def register_public_key(server: ServerSettings) -> None:

@@ -9,18 +9,22 @@ forwards: a forwarded copy is recorded as a sighting of its own without being do
 hashed again, first from memory, else from the store (the hashes of every media item seen are
 kept, with all their query variants). Concurrent messages carrying the same media share one
 download.
+
+A reconciler pass meets again every message since the cursor, most of them handled live
+already: a message whose sighting is recorded with its media is skipped after one lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from monitor.config import MediaPolicy
-from monitor.domain import SightingSource, Signals
+from monitor.domain import QueryHash, SightingSource, Signals
 from monitor.errors import MediaError, MediaErrorReason
 from monitor.logs import get_logger
 from monitor.pipeline import Hasher, Pipeline
@@ -33,6 +37,8 @@ log = get_logger(__name__)
 
 class MediaStore(Protocol):
     async def signals_for_telegram_media(self, telegram_media_id: int) -> Signals | None: ...
+
+    async def sighting_recorded(self, key: str) -> bool: ...
 
     async def record_skipped(
         self,
@@ -58,28 +64,112 @@ class WorkItem:
 
 
 class SignalsCache:
-    """Telegram media id -> Signals, least recently used first out."""
+    """Telegram media id -> Signals, least recently used first out.
+
+    A full cache holds ``cache_size`` entries for as long as the daemon runs, so an image's
+    signals are kept packed: its hashes as one ``bytes`` (a 64-hex-digit string takes 113
+    bytes, its 32 bytes 65), and the query variants' kinds and qualities as a tuple shared by
+    every entry that has the same (about 0.9 KiB an entry instead of about 3). Videos, and anything
+    that would not come back identical, are kept as they are.
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[int, Signals] = OrderedDict()
+        self._items: OrderedDict[int, Signals | _Packed] = OrderedDict()
+        self._specs: dict[_Spec, _Spec] = {}
 
     def get(self, media_id: int) -> Signals | None:
-        signals = self._items.get(media_id)
-        if signals is not None:
-            self._items.move_to_end(media_id)
-        return signals
+        found = self._items.get(media_id)
+        if found is None:
+            return None
+        self._items.move_to_end(media_id)
+        return found.unpack() if isinstance(found, _Packed) else found
 
     def put(self, media_id: int, signals: Signals) -> None:
         if self._size <= 0:
             return
-        self._items[media_id] = signals
+        self._items[media_id] = self._pack(signals)
         self._items.move_to_end(media_id)
         while len(self._items) > self._size:
             self._items.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def _pack(self, signals: Signals) -> Signals | _Packed:
+        if signals.video is not None:
+            return signals
+        try:
+            parts = [bytes.fromhex(signals.sha256), bytes.fromhex(signals.md5)]
+            parts += [bytes.fromhex(signals.pdq)] if signals.pdq is not None else []
+            parts += [bytes.fromhex(signals.phash)] if signals.phash is not None else []
+            parts += [bytes.fromhex(q.value) for q in signals.queries]
+        except ValueError:
+            return signals
+        spec: _Spec = (
+            sys.intern(signals.mime) if signals.mime is not None else None,
+            signals.pdq_quality,
+            signals.trimmed,
+            signals.failure,
+            tuple(len(p) for p in parts),
+            signals.pdq is not None,
+            signals.phash is not None,
+            tuple((q.hash_type, q.variant, q.quality) for q in signals.queries),
+        )
+        if len(self._specs) >= _MAX_SPECS:
+            self._specs.clear()
+        packed = _Packed(
+            b"".join(parts),
+            signals.size_bytes,
+            signals.width,
+            signals.height,
+            self._specs.setdefault(spec, spec),
+        )
+        return packed if packed.unpack() == signals else signals
+
+
+# (mime, pdq quality, trimmed, failure, lengths of the packed hashes, has pdq, has phash, the
+# queries' (hash type, variant, quality)): few distinct ones (a photo's variants mostly share
+# one quality), shared by the entries that have the same.
+_Spec = tuple[Any, ...]
+_MAX_SPECS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Packed:
+    hashes: bytes  # sha256, md5, [pdq], [phash], then every query's value
+    size_bytes: int
+    width: int | None
+    height: int | None
+    spec: _Spec
+
+    def unpack(self) -> Signals:
+        (mime, quality, trimmed, failure, lengths, has_pdq, has_phash, qs) = self.spec
+        size, width, height = self.size_bytes, self.width, self.height
+        values, at = [], 0
+        for length in lengths:
+            values.append(self.hashes[at : at + length].hex())
+            at += length
+        sha256, md5, *rest = values
+        pdq = rest.pop(0) if has_pdq else None
+        phash = rest.pop(0) if has_phash else None
+        return Signals(
+            sha256=sha256,
+            md5=md5,
+            size_bytes=size,
+            mime=mime,
+            width=width,
+            height=height,
+            pdq=pdq,
+            pdq_quality=quality,
+            phash=phash,
+            queries=tuple(
+                QueryHash(hash_type, value, variant, q_quality)
+                for (hash_type, variant, q_quality), value in zip(qs, rest, strict=True)
+            ),
+            trimmed=trimmed,
+            failure=failure,
+        )
 
 
 class MessageProcessor:
@@ -113,6 +203,11 @@ class MessageProcessor:
         if ref is None:
             return
         source = sighting_source(message, item.chat, ref)
+        if item.tracker is not None and await self._store.sighting_recorded(source.key):
+            # A reconciler pass meets again every message handled live since the cursor: one
+            # look instead of matching and writing it all again (which would change nothing).
+            self._counters["sightings_known"] += 1
+            return
         skip = check_policy(ref, self._policy)
         if skip is not None:
             await self._skipped(source, ref, skip.reason.value, skip.detail)

@@ -6,15 +6,11 @@ import asyncio
 import json
 import os
 import signal
-import sys
-from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
-from tests.integration.daemon.conftest import Env, eventually
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.integration.daemon.harness import Env, eventually
 
 
 async def _cli(env: Env, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -77,19 +73,7 @@ async def test_a_stop_signal_to_the_process_group_drains_and_exits_0(
     env.world.post_photo(channel, env.listed[1])
     await env.watch("@feed")
     env.configure(logging={"level": "info", "format": "json"}, telegram={"hash_workers": 1})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor",
-        "--config",
-        str(env.config_path),
-        "run",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
+    proc = await env.spawn("run")
     try:
 
         async def cursor() -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.errors import SessionRevoked
 from monitor.store import Store
-from tests.integration.daemon.conftest import Env, eventually, photo
+from tests.integration.daemon.harness import Env, eventually, photo
 
 
 async def _hits(env: Env) -> list[Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.domain import ChannelRef, ChannelState, MediaKind, RefKind
 from monitor.errors import NotFound, SessionRevoked, TelegramError
-from tests.integration.daemon.conftest import Env, photo
+from tests.integration.daemon.harness import Env, photo
 
 
 async def test_a_listed_photo_in_a_watched_channel_becomes_a_hit(env: Env) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.domain import CheckOutcome, Hit, RemovalStatus
-from tests.integration.daemon.conftest import Env, eventually
+from tests.integration.daemon.harness import Env, eventually
 from tests.telegram_server.models import ChannelRecord
 
 

@@ -27,7 +27,7 @@ from monitor.domain import MatchKind, Signals
 from monitor.hashing.video import compute_video_signals
 from monitor.matching.lists import read_hash_list
 from monitor.runtime import ensure_bank
-from tests.integration.daemon.conftest import BANK, Env, eventually, photo
+from tests.integration.daemon.harness import BANK, Env, eventually, photo
 from tests.videogen import Scene, lottie_tgs, scene_video, transcode
 
 SETTINGS = HashingSettings()
