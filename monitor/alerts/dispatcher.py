@@ -1,8 +1,8 @@
 """Deliver the alert outbox: every pending (hit, target) row, with retries and backoff.
 
 The store writes one ``alert_deliveries`` row per (hit, target) in the transaction that records
-the hit, so an alert cannot be lost once the hit is committed. The dispatcher reads the rows
-that are due, sends each through its target's sender, and records the outcome:
+the hit, so an alert cannot be lost once the hit is committed. The dispatcher claims the rows
+that are due (``claim_alerts``), sends each through its target's sender, and records the outcome:
 
 * sent: ``mark_alert_sent``;
 * failed, retryable: ``mark_alert_failed`` with the next attempt after
@@ -18,6 +18,14 @@ one of its pending alerts spending an attempt on a receiver that is down; its de
 their place and go out as soon as it answers again. Within a target, new alerts go before
 retries, so one alert the receiver keeps refusing does not hold the others back.
 
+Several daemons on one store each run a dispatcher; the claim keeps them from sending one
+delivery twice. A claim holds its deliveries for ``claim_hold`` seconds (a few send limits), and
+no send outlives it: each send is cut off after ``send_limit`` (a few ``alerts.timeout``s: the
+HTTP timeout applies per connect, write and read, and sends through the account have none of
+their own), and a target starts no send that could not end before its claim does. Deliveries
+claimed but not attempted (the target was held back, the dispatcher stopped, the claim ran short)
+are handed back at once; those of a dispatcher that died come back when the claim ends.
+
 Log events: ``alert_sent``, ``alert_failed`` (will be retried), ``alert_gave_up``, each with the
 delivery and hit ids, the target and the attempt number; never a URL, token or secret.
 """
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -45,14 +53,24 @@ HOLD_AFTER = 3  # retryable failures in a row after which a target is held back
 SYSTEM_ATTEMPTS = 3  # tries of a system alert per sender
 SYSTEM_DELAYS = (0.5, 2.0)  # seconds between them
 SYSTEM_MAX_WAIT = 5.0  # longest retry_after honoured for a system alert
+SEND_LIMIT_TIMEOUTS = 3  # a send is cut off after this many alerts.timeouts
+CLAIM_SENDS = 3  # a claim holds its deliveries for this many send limits...
+CLAIM_MARGIN = 10.0  # ...and a send starts only this many seconds, or more, before it ends
 
 
 class AlertOutbox(Protocol):
     """What the dispatcher needs of the store."""
 
-    async def due_alerts(
-        self, *, now: datetime | None = None, limit: int = 100
+    async def claim_alerts(
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        hold_seconds: float,
+        skip_targets: Collection[str] = (),
     ) -> list[AlertDelivery]: ...
+
+    async def release_alerts(self, claimed: Sequence[AlertDelivery], *, at: datetime) -> int: ...
 
     async def mark_alert_sent(self, delivery_id: int, *, at: datetime | None = None) -> None: ...
 
@@ -106,6 +124,16 @@ class AlertDispatcher:
     def targets(self) -> tuple[str, ...]:
         return tuple(self._senders)
 
+    @property
+    def send_limit(self) -> float:
+        """Seconds after which a send is abandoned (and counted a retryable failure)."""
+        return SEND_LIMIT_TIMEOUTS * self._settings.timeout
+
+    @property
+    def claim_hold(self) -> float:
+        """Seconds a claim holds its deliveries from other dispatchers."""
+        return CLAIM_SENDS * self.send_limit + CLAIM_MARGIN
+
     def wake(self) -> None:
         """Make a running ``run`` look for due alerts now (call it after committing a hit)."""
         self._wakeup.set()
@@ -116,8 +144,7 @@ class AlertDispatcher:
         Targets are worked through concurrently. Store errors propagate, after every target's
         work in this pass has ended. Not to be called while ``run`` is running.
         """
-        due = await self._store.due_alerts(now=self._clock(), limit=limit)
-        groups = self._group(due)
+        groups = self._group(await self._claim(limit, skip=()))
         results = await asyncio.gather(
             *(self._drain(target, items) for target, items in groups.items()),
             return_exceptions=True,
@@ -139,16 +166,16 @@ class AlertDispatcher:
         *,
         interval: float = 2.0,
         error_delay: float = 10.0,
-        limit: int = 500,
+        limit: int = 100,
     ) -> None:
         """Deliver alerts until ``stop`` is set: every ``interval`` seconds, and at ``wake()``.
 
         Each target's deliveries are sent by a task of its own, so a slow target does not hold
         up the others. A store error is logged and the loop tries again after ``error_delay``.
-        ``limit``: deliveries read per pass; generous, since those of a target that is held back
-        or busy are read too and skipped.
+        ``limit``: deliveries claimed per pass (none for a target held back or still busy).
         On stop, each target finishes the delivery in flight (waited for up to the alert
-        timeout plus a second, then abandoned: it stays pending) and starts no other.
+        timeout plus a second, then abandoned: it stays pending and is due again when its claim
+        ends), starts no other and hands the rest of its claim back.
         """
         tasks: dict[str, asyncio.Task[int]] = {}
         log.info("alert_dispatcher_started", targets=list(self._senders))
@@ -159,14 +186,12 @@ class AlertDispatcher:
                     self._reap(target, tasks.pop(target))
                 delay = interval
                 try:
-                    due = await self._store.due_alerts(now=self._clock(), limit=limit)
+                    claimed = await self._claim(limit, skip=tasks)  # not for targets still busy
                 except Exception as exc:
                     log.error("alert_store_error", error=redact_text(str(exc)))
                     delay = error_delay
                 else:
-                    for target, items in self._group(due).items():
-                        if target in tasks:
-                            continue  # still busy with an earlier batch; refetched next pass
+                    for target, items in self._group(claimed).items():
                         task = asyncio.create_task(self._drain(target, items, stop))
                         task.add_done_callback(self._drained)
                         tasks[target] = task
@@ -208,13 +233,21 @@ class AlertDispatcher:
 
     # --- one target -----------------------------------------------------------------------
 
-    def _group(self, due: Iterable[AlertDelivery]) -> dict[str, list[AlertDelivery]]:
+    async def _claim(self, limit: int, *, skip: Iterable[str]) -> list[AlertDelivery]:
+        """Claim due deliveries, none for the targets in ``skip`` or held back."""
         now = self._clock()
+        held = {
+            target
+            for target, state in self._targets.items()
+            if state.hold_until is not None and now < state.hold_until
+        }
+        return await self._store.claim_alerts(
+            now=now, limit=limit, hold_seconds=self.claim_hold, skip_targets=held.union(skip)
+        )
+
+    def _group(self, claimed: Iterable[AlertDelivery]) -> dict[str, list[AlertDelivery]]:
         groups: dict[str, list[AlertDelivery]] = {}
-        for delivery in due:
-            state = self._targets.get(delivery.target)
-            if state is not None and state.hold_until is not None and now < state.hold_until:
-                continue
+        for delivery in claimed:
             groups.setdefault(delivery.target, []).append(delivery)
         for items in groups.values():
             items.sort(key=lambda d: d.attempts > 0)  # stable: new alerts before retries
@@ -223,11 +256,13 @@ class AlertDispatcher:
     async def _drain(
         self, target: str, deliveries: list[AlertDelivery], stop: asyncio.Event | None = None
     ) -> int:
-        """Send ``deliveries`` (all for ``target``) one after another; return how many went."""
+        """Send ``deliveries`` (all for ``target``, claimed) one after another; return how many
+        went. Those not attempted are handed back."""
         sender = self._senders.get(target)
         sent = 0
-        for delivery in deliveries:
-            if stop is not None and stop.is_set():
+        for i, delivery in enumerate(deliveries):
+            if (stop is not None and stop.is_set()) or self._claim_too_short(delivery):
+                await self._release(deliveries[i:])
                 break
             if sender is None:
                 await self._give_up(delivery, f"no sender configured for target {target!r}")
@@ -242,16 +277,31 @@ class AlertDispatcher:
             else:
                 state = self._targets.get(target)
                 if state is not None and state.hold_until is not None:
-                    break  # the target is held back: leave the rest for later
+                    await self._release(deliveries[i + 1 :])  # held back: the rest go later
+                    break
         return sent
+
+    def _claim_too_short(self, delivery: AlertDelivery) -> bool:
+        """Whether a send started now could outlast the delivery's claim."""
+        until = delivery.next_attempt_at
+        if until is None:
+            return False
+        left = (until - self._clock()).total_seconds()
+        return left < self.send_limit + CLAIM_MARGIN
+
+    async def _release(self, deliveries: Sequence[AlertDelivery]) -> None:
+        if deliveries:
+            await self._store.release_alerts(deliveries, at=self._clock())
 
     async def _deliver(self, sender: Sender, delivery: AlertDelivery) -> bool:
         attempt = delivery.attempts + 1
         state = self._targets.setdefault(delivery.target, _TargetState())
         try:
-            await sender.send_hit(delivery.hit)
+            await asyncio.wait_for(sender.send_hit(delivery.hit), self.send_limit)
         except AlertFailed as exc:
             failure = exc
+        except TimeoutError:
+            failure = AlertFailed(f"sending took longer than {self.send_limit:g}s", True)
         except Exception as exc:  # a sender bug must not stop the others
             detail = redact_text(str(exc))[:200]
             failure = AlertFailed(f"{type(exc).__name__}: {detail}", True)

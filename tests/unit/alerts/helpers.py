@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -188,23 +189,48 @@ class FakeOutbox:
     def __init__(self, *deliveries: AlertDelivery) -> None:
         self.rows: dict[int, AlertDelivery] = {d.id: d for d in deliveries}
         self.failures: list[tuple[int, str, datetime | None]] = []
-        self.fail_due: list[Exception] = []  # raised by due_alerts, one per call
+        self.fail_claim: list[Exception] = []  # raised by claim_alerts, one per call
+        self.claims: list[list[int]] = []  # the ids each claim took
+        self.released: list[int] = []
 
     def add(self, delivery: AlertDelivery) -> None:
         self.rows[delivery.id] = delivery
 
-    async def due_alerts(
-        self, *, now: datetime | None = None, limit: int = 100
+    async def claim_alerts(
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        hold_seconds: float,
+        skip_targets: Collection[str] = (),
     ) -> list[AlertDelivery]:
-        if self.fail_due:
-            raise self.fail_due.pop(0)
-        now = now or datetime.now(UTC)
-        due = [
-            d
-            for d in self.rows.values()
-            if d.status == "pending" and (d.next_attempt_at is None or d.next_attempt_at <= now)
-        ]
-        return sorted(due, key=lambda d: d.id)[:limit]
+        if self.fail_claim:
+            raise self.fail_claim.pop(0)
+        due = sorted(
+            (
+                d
+                for d in self.rows.values()
+                if d.status == "pending"
+                and (d.next_attempt_at is None or d.next_attempt_at <= now)
+                and d.target not in skip_targets
+            ),
+            key=lambda d: d.id,
+        )[:limit]
+        until = now + timedelta(seconds=hold_seconds)
+        for d in due:
+            self.rows[d.id] = replace(d, next_attempt_at=until)
+        self.claims.append([d.id for d in due])
+        return [self.rows[d.id] for d in due]
+
+    async def release_alerts(self, claimed: Sequence[AlertDelivery], *, at: datetime) -> int:
+        released = 0
+        for d in claimed:
+            row = self.rows[d.id]
+            if row.status == "pending" and row.next_attempt_at == d.next_attempt_at:
+                self.rows[d.id] = replace(row, next_attempt_at=at)
+                self.released.append(d.id)
+                released += 1
+        return released
 
     async def mark_alert_sent(self, delivery_id: int, *, at: datetime | None = None) -> None:
         row = self.rows[delivery_id]

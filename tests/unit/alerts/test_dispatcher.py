@@ -288,7 +288,7 @@ async def test_wake_makes_run_send_promptly() -> None:
 
 async def test_run_survives_store_errors() -> None:
     outbox = FakeOutbox(make_delivery(1))
-    outbox.fail_due = [StoreError("database unavailable"), StoreError("database unavailable")]
+    outbox.fail_claim = [StoreError("database unavailable"), StoreError("database unavailable")]
     hook = FakeSender()
     d = dispatcher(outbox, {"webhook": hook})
     stop = asyncio.Event()
@@ -304,7 +304,7 @@ async def test_run_survives_store_errors() -> None:
 
 async def test_run_once_propagates_store_errors() -> None:
     outbox = FakeOutbox(make_delivery(1))
-    outbox.fail_due = [StoreError("database unavailable")]
+    outbox.fail_claim = [StoreError("database unavailable")]
     with pytest.raises(StoreError):
         await dispatcher(outbox, {"webhook": FakeSender()}).run_once()
 
@@ -321,7 +321,8 @@ async def test_stop_lets_the_delivery_in_flight_finish() -> None:
     gate.set()
     await asyncio.wait_for(runner, 1.0)
     assert outbox.status(1) == "sent"
-    assert outbox.status(2) == "pending"  # not started after stop
+    assert outbox.status(2) == "pending"  # not started after stop...
+    assert outbox.released == [2]  # ...and handed back, due at once for another daemon
 
 
 async def test_cancelling_run_abandons_deliveries_in_flight() -> None:
@@ -368,6 +369,110 @@ async def test_aclose_closes_senders() -> None:
     d = dispatcher(FakeOutbox(), {"webhook": hook})
     await d.aclose()
     assert hook.closed
+
+
+# --- claims: several dispatchers on one outbox -----------------------------------------------
+
+
+async def test_deliveries_are_claimed_for_the_hold() -> None:
+    clock = FakeClock()
+    outbox = FakeOutbox(make_delivery(1), make_delivery(2, "bot"))
+    hook = FakeSender(retryable())
+    d = dispatcher(outbox, {"webhook": hook, "bot": FakeSender()}, clock=clock)
+    assert d.claim_hold > d.send_limit >= SETTINGS.timeout
+    assert await d.run_once() == 1
+    assert outbox.claims == [[1, 2]]
+    # The failure's backoff replaced the claim; the sent one is no longer pending.
+    assert outbox.rows[1].next_attempt_at == clock.now + timedelta(seconds=5)
+
+
+async def test_a_claimed_delivery_is_not_taken_by_a_second_dispatcher() -> None:
+    clock = FakeClock()
+    outbox = FakeOutbox(make_delivery(1))
+    gate = asyncio.Event()
+    first_hook, second_hook = FakeSender(gate=gate), FakeSender()
+    first = dispatcher(outbox, {"webhook": first_hook}, clock=clock)
+    second = dispatcher(outbox, {"webhook": second_hook}, clock=clock)
+    sending = asyncio.create_task(first.run_once())
+    await wait_for(lambda: first_hook.calls == 1)
+    assert await second.run_once() == 0
+    assert second_hook.calls == 0
+    gate.set()
+    assert await sending == 1
+    assert first_hook.hits == [101]
+
+
+async def test_the_claim_of_a_dispatcher_that_died_ends_after_the_hold() -> None:
+    clock = FakeClock()
+    outbox = FakeOutbox(make_delivery(1))
+    dead = dispatcher(outbox, {"webhook": FakeSender()}, clock=clock)
+    assert [d.id for d in await dead._claim(10, skip=())] == [1]  # claimed, never sent
+    hook = FakeSender()
+    other = dispatcher(outbox, {"webhook": hook}, clock=clock)
+    assert await other.run_once() == 0
+    clock.advance(other.claim_hold)
+    assert await other.run_once() == 1
+    assert hook.hits == [101]
+
+
+async def test_a_target_held_back_is_not_claimed_and_hands_back_the_rest() -> None:
+    clock = FakeClock()
+    outbox = FakeOutbox(*(make_delivery(i) for i in range(1, 5)), make_delivery(5, "bot"))
+    hook = FakeSender(retryable(retry_after=30.0))
+    d = dispatcher(outbox, {"webhook": hook, "bot": FakeSender()}, clock=clock)
+    assert await d.run_once() == 1
+    assert outbox.released == [2, 3, 4]
+    assert all(outbox.rows[i].next_attempt_at == clock.now for i in (2, 3, 4))
+    outbox.add(make_delivery(6, "bot"))
+    assert await d.run_once() == 1
+    assert outbox.claims[-1] == [6]  # none of the webhook's while it is held back
+
+
+async def test_no_send_starts_that_could_outlast_its_claim() -> None:
+    clock = FakeClock()
+    outbox = FakeOutbox(*(make_delivery(i) for i in range(1, 6)))
+    d = dispatcher(outbox, {}, clock=clock)
+
+    class SlowSender(FakeSender):
+        async def send_hit(self, hit: Hit) -> None:
+            clock.advance(d.send_limit)  # each send takes as long as it may
+            await super().send_hit(hit)
+
+    slow = SlowSender()
+    d = dispatcher(outbox, {"webhook": slow}, clock=clock)
+    assert await d.run_once() == 3  # a fourth could end after the claim
+    assert outbox.released == [4, 5]
+    assert await d.run_once() == 2
+    assert slow.hits == [101, 102, 103, 104, 105]
+
+
+async def test_a_send_is_cut_off_at_the_send_limit() -> None:
+    settings = replace(SETTINGS, timeout=0.01)
+    outbox = FakeOutbox(make_delivery(1))
+    d = dispatcher(outbox, {"webhook": FakeSender(gate=asyncio.Event())}, settings)
+    assert await d.run_once() == 0
+    [(delivery_id, error, next_at)] = outbox.failures
+    assert delivery_id == 1
+    assert error == f"sending took longer than {d.send_limit:g}s"
+    assert next_at is not None  # retryable
+
+
+async def test_run_claims_nothing_for_a_target_still_busy() -> None:
+    outbox = FakeOutbox(make_delivery(1))
+    gate = asyncio.Event()
+    hook = FakeSender(gate=gate)
+    d = dispatcher(outbox, {"webhook": hook, "bot": FakeSender()})
+    stop = asyncio.Event()
+    runner = asyncio.create_task(d.run(stop, interval=30.0))
+    await wait_for(lambda: hook.calls == 1)
+    outbox.add(make_delivery(2))
+    d.wake()
+    await wait_for(lambda: len(outbox.claims) >= 2)
+    assert all(2 not in ids for ids in outbox.claims)
+    gate.set()
+    await wait_for(lambda: hook.hits == [101, 102])
+    stop.set()
+    await asyncio.wait_for(runner, 1.0)
 
 
 async def wait_for(condition: object, within: float = 1.0) -> None:
