@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from monitor.config import Settings
-from monitor.domain import Bank, Thresholds
+from monitor.domain import Bank, Entry, Thresholds
 from monitor.errors import NotFound
 from monitor.matching import Matcher
 from monitor.matching.matcher import release_free_memory
@@ -39,12 +39,55 @@ async def load_matcher(store: Store) -> Matcher:
     load in seconds); the indexes are built in a worker thread, so a running daemon's event
     loop goes on meanwhile (the old matcher keeps matching until this one replaces it).
     """
+    # Taken first: a change committed while the entries stream in is applied again later.
+    mark = await store.last_entry_event()
     banks: list[Bank] = await store.list_banks(counts=False)
     loader = Matcher.loader(banks)
     async for batch in store.iter_entry_columns():
         loader.add(batch)
         release_free_memory()  # the batch's strings, made in the database driver's thread
-    return await asyncio.to_thread(loader.finish)
+    matcher = await asyncio.to_thread(loader.finish)
+    matcher.event_mark = mark
+    return matcher
+
+
+# List changes up to this many entry events are applied to the loaded matcher in place; more
+# (a new list of millions) rebuild it.
+INCREMENTAL_CHANGES = 100_000
+
+
+async def pending_list_changes(store: Store, matcher: Matcher) -> int | None:
+    """At most how many entry events the matcher has not applied; None when it cannot tell
+    (built without a mark): then only a rebuild brings it up to date."""
+    if matcher.event_mark is None:
+        return None
+    return max(0, await store.last_entry_event() - matcher.event_mark)
+
+
+async def read_list_changes(store: Store, matcher: Matcher) -> tuple[list[Bank], list[Entry], int]:
+    """What :func:`apply_list_changes` applies: the banks (settings, enabled), the entries
+    changed since the matcher's mark in their current state, and the new mark."""
+    assert matcher.event_mark is not None
+    banks = await store.list_banks(counts=False)
+    changed: list[Entry] = []
+    mark = matcher.event_mark
+    while True:
+        entries, last = await store.entry_changes(mark)
+        if last == mark:
+            break
+        changed.extend(entries)
+        mark = last
+    return banks, changed, mark
+
+
+def apply_list_changes(matcher: Matcher, banks: list[Bank], entries: list[Entry], mark: int) -> int:
+    """Apply what :func:`read_list_changes` read (no rebuild: added and changed entries
+    replace their old version, withdrawn ones stop matching); how many entries it touched."""
+    for bank in banks:
+        matcher.set_bank(bank)
+    matcher.add_entries(entries)
+    matcher.event_mark = mark
+    return len(entries)
 
 
 async def ensure_bank(

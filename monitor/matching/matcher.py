@@ -115,6 +115,9 @@ class Matcher:
         self._counts: Counter[tuple[int, HashType]] = Counter()
         self._rejected = 0
         self._rejected_examples: list[tuple[int, str]] = []
+        # The store's last entry event this matcher reflects (set by whoever loads it from
+        # the store; list changes after it are applied in place, see monitor.runtime).
+        self.event_mark: int | None = None
 
     # -- building ---------------------------------------------------------------------------
 

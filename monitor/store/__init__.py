@@ -4,6 +4,7 @@ Nothing outside this package sees an ORM row or a SQLAlchemy session.
 """
 
 from monitor.store.engine import check_connection, create_engine
+from monitor.store.leases import ChannelLease, DaemonInfo, Heartbeat, LeaseLost, LeaseToken
 from monitor.store.repository import Store
 from monitor.store.results import (
     AuditEntry,
@@ -16,10 +17,15 @@ from monitor.store.schema import current, downgrade, ensure_schema, head, upgrad
 
 __all__ = [
     "AuditEntry",
+    "ChannelLease",
+    "DaemonInfo",
     "EntryEvent",
     "EntryEventKind",
     "FloodWaitSummary",
+    "Heartbeat",
     "ImportResult",
+    "LeaseLost",
+    "LeaseToken",
     "Store",
     "check_connection",
     "create_engine",

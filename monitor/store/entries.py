@@ -2,8 +2,15 @@
 
 A listed video (hash type ``vpdq``) is one entry whose value is the list's video id (case kept)
 and whose frames (time, PDQ, quality) are rows of ``entry_frames``. Any change an import or a
-withdrawal makes also moves the bank's ``updated_at``: the daemon reloads its lists when
-:meth:`EntriesMixin.list_banks` shows a change.
+withdrawal makes also moves the bank's ``updated_at``: the daemon sees a change in
+:meth:`EntriesMixin.list_banks` and applies just the entries changed since it last looked
+(:meth:`EntriesMixin.entry_changes`, by the ids of ``entry_events``).
+
+Those ids must be committed in order for that to be exact: on PostgreSQL, a sequence hands out
+ids when rows are inserted, and two transactions could commit them out of order (a reader
+would pass over the earlier one's events for good). Every transaction that writes events
+therefore first takes ``entry_events`` in EXCLUSIVE mode (readers are not blocked; list
+changes, an administrator's occasional work, run one at a time). SQLite has one writer anyway.
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -56,6 +66,8 @@ WITHDRAWN = EntryStatus.WITHDRAWN.value
 VPDQ = HashType.VPDQ.value
 # Entry ids per query when loading frames: one query for a default batch of iter_entries.
 FRAMES_IN_CHUNK = 10_000
+# Entry events read at a time by a daemon applying list changes (entry_changes).
+CHANGES_PAGE = 50_000
 
 # A video's frames as compared and stored: (timestamp, pdq, quality), time order.
 FrameKey = tuple[float, str, int | None]
@@ -303,6 +315,7 @@ class EntriesMixin(StoreBase):
         counts = dict.fromkeys(EntryEventKind, 0)
         unchanged = 0
         async with self._tx(write=True) as conn:
+            await self._serialize_entry_changes(conn)
             now = utcnow()
             # Locks the bank row on PostgreSQL: imports into one bank run one after the other.
             bank_id = await self._bank_id(conn, bank, lock=True)
@@ -518,6 +531,7 @@ class EntriesMixin(StoreBase):
             by_lower.setdefault(value.lower(), []).append(value)
         candidates = list(dict.fromkeys([*wanted, *by_lower]))
         async with self._tx(write=True) as conn:
+            await self._serialize_entry_changes(conn)
             now = utcnow()
             bank_id = await self._bank_id(conn, bank)
             found: set[str] = set()
@@ -725,6 +739,44 @@ class EntriesMixin(StoreBase):
                 _entry(row._mapping, names.get(row.bank_id, ""), frames.get(row.id)) for row in rows
             )
         return found
+
+    async def _serialize_entry_changes(self, conn: AsyncConnection) -> None:
+        """Event ids committed in the order they were handed out (see the module's note)."""
+        if self.dialect == "postgresql":
+            await conn.execute(sql_text("LOCK TABLE entry_events IN EXCLUSIVE MODE"))
+
+    async def last_entry_event(self) -> int:
+        """The id of the newest entry event (0 when there is none): where a reader of
+        :meth:`entry_changes` that has just read every entry starts."""
+        async with self._tx(write=False) as conn:
+            found = (await conn.execute(select(func.max(EntryEventRow.id)))).scalar_one()
+        return int(found or 0)
+
+    async def entry_changes(
+        self, after: int, *, limit: int = CHANGES_PAGE
+    ) -> tuple[list[Entry], int]:
+        """The entries changed by the (up to ``limit``) events after the event id ``after``,
+        each once and in its current state (withdrawn ones too, with their status, and videos
+        with their frames); and the id of the last event read (``after`` when none). Read
+        again from that id until no entry comes back."""
+        async with self._tx(write=False) as conn:
+            rows = (
+                await conn.execute(
+                    select(EntryEventRow.id, EntryEventRow.entry_id)
+                    .where(EntryEventRow.id > after)
+                    .order_by(EntryEventRow.id)
+                    .limit(limit)
+                )
+            ).all()
+            if not rows:
+                return [], after
+            names = {
+                bank_id: name
+                for bank_id, name in await conn.execute(select(BankRow.id, BankRow.name))
+            }
+            ids = list(dict.fromkeys(row.entry_id for row in rows))
+            entries = await self._entries_by_id(conn, ids, names)
+        return entries, int(rows[-1].id)
 
     async def get_entry(self, entry_id: int) -> Entry:
         async with self._tx(write=False) as conn:

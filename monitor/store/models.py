@@ -537,3 +537,33 @@ class TakedownCheckRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
     checked_by: Mapped[str] = mapped_column(Text)  # "daemon" or the CLI user
+
+
+class ChannelLeaseRow(Base):
+    """Which daemon processes a channel now (see ``monitor.store.leases``). One row per chat
+    ever leased; ``epoch`` grows with every new holder (the fencing token). A lease is held while
+    ``owner`` is set and ``expires_at`` is in the future; every time here is the database's
+    clock, never a host's."""
+
+    __tablename__ = "channel_leases"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Bot-API form
+    owner: Mapped[str | None] = mapped_column(String(200), index=True)  # None: free
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class DaemonRow(Base):
+    """A running daemon's heartbeat: who shares the channels (see ``monitor.store.leases``)."""
+
+    __tablename__ = "daemons"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    session: Mapped[str] = mapped_column(String(100))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

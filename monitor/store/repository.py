@@ -3,7 +3,8 @@
 The methods live in mixins by subject (``entries``: banks and list entries; ``sightings``:
 media, sightings, hits and the audit log; ``review``: review decisions and a hit's evidence;
 ``takedowns``: takedown requests and re-checks; ``stats``: aggregates; ``telegram``: the
-allow-list, cursors, flood waits and sessions; ``alerts``: alert deliveries); ``Store`` puts them
+allow-list, cursors, flood waits and sessions; ``leases``: which daemon processes which
+channel; ``alerts``: alert deliveries); ``Store`` puts them
 together and opens and closes.
 """
 
@@ -14,6 +15,7 @@ from types import TracebackType
 from monitor.store.alerts import AlertsMixin
 from monitor.store.engine import check_connection, create_engine
 from monitor.store.entries import EntriesMixin
+from monitor.store.leases import LeasesMixin
 from monitor.store.reports import ReportsMixin
 from monitor.store.review import ReviewMixin
 from monitor.store.schema import ensure_schema
@@ -31,6 +33,7 @@ class Store(
     ReportsMixin,
     StatsMixin,
     TelegramMixin,
+    LeasesMixin,
     AlertsMixin,
 ):
     """The monitor's database. ``Store(engine)`` uses an engine the caller owns and disposes;

@@ -168,6 +168,8 @@ async def _with_alembic(
 async def _run_sync(url: str | AsyncEngine, fn: Callable[[Connection], T], *, write: bool) -> T:
     engine, owned = _engine(url)
     try:
+        # An unreachable or refusing database: DatabaseUnavailable (exit 5), not a traceback.
+        await check_connection(engine)
         async with engine.connect() as conn:
             if write:
                 await conn.execution_options(**WRITE)

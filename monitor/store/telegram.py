@@ -26,6 +26,7 @@ from monitor.domain import (
 )
 from monitor.errors import InputError, NotFound
 from monitor.store._base import CHUNK, StoreBase, chunks
+from monitor.store.leases import LeaseToken, check_lease
 from monitor.store.models import (
     SESSION_STATES,
     Base,
@@ -347,12 +348,22 @@ class TelegramMixin(StoreBase):
         return int(cursor or 0)
 
     async def advance_cursor(
-        self, chat_id: int, message_id: int, *, last_message_at: datetime | None = None
+        self,
+        chat_id: int,
+        message_id: int,
+        *,
+        last_message_at: datetime | None = None,
+        lease: LeaseToken | None = None,
     ) -> int:
         """Move the chat's cursor forward to ``message_id``; never back, also when several
-        processes advance it at once. Returns the cursor as stored afterwards."""
+        processes advance it at once. Returns the cursor as stored afterwards. With ``lease``,
+        only while that lease is the chat's current one (``LeaseLost`` otherwise)."""
         now = utcnow()
         async with self._tx(write=True) as conn:
+            if lease is not None:
+                if lease.chat_id != chat_id:
+                    raise InputError(f"the lease of chat {lease.chat_id} given for chat {chat_id}")
+                await check_lease(conn, lease)
             await self._ensure_channel(conn, chat_id, now)
             await conn.execute(
                 update(ChannelRow)

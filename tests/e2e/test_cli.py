@@ -249,10 +249,12 @@ def test_unreachable_database_is_exit_5_without_the_password(cli: Run, tmp_path:
         "connect_timeout = 2\n",
         encoding="utf-8",
     )
-    code, out, err = cli("--config", str(cfg), "lists", "ls", with_config=False)
-    assert code == 5
-    assert "s3cretPassw0rd" not in out + err
-    assert "Traceback" not in err
+    for command in (["lists", "ls"], ["db", "current"], ["db", "upgrade"]):
+        code, out, err = cli("--config", str(cfg), *command, with_config=False)
+        assert code == 5, command
+        assert "cannot use the postgresql database" in err, command
+        assert "s3cretPassw0rd" not in out + err
+        assert "Traceback" not in err
 
 
 def test_db_commands(cli: Run) -> None:

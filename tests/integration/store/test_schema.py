@@ -42,7 +42,7 @@ def test_migrations_are_found_as_a_package() -> None:
     location = schema.script_location()
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
-    assert schema.head() == "0004"
+    assert schema.head() == "0005"
 
 
 async def test_ensure_schema_upgrades_an_empty_database(empty_store_url: str) -> None:
@@ -55,7 +55,7 @@ async def test_ensure_schema_upgrades_an_empty_database(empty_store_url: str) ->
 async def test_ensure_schema_without_auto_upgrade_refuses_an_empty_database(
     empty_store_url: str,
 ) -> None:
-    with pytest.raises(SchemaMismatch, match=r"empty.*needs 0004.*monitor db upgrade"):
+    with pytest.raises(SchemaMismatch, match=r"empty.*needs 0005.*monitor db upgrade"):
         await schema.ensure_schema(empty_store_url, auto_upgrade=False)
     with pytest.raises(SchemaMismatch):
         await Store.open(empty_store_url, auto_upgrade=False)
@@ -64,11 +64,11 @@ async def test_ensure_schema_without_auto_upgrade_refuses_an_empty_database(
 
 async def test_ensure_schema_behind_without_auto_upgrade(store_url: str) -> None:
     # The database one revision behind this code.
-    await schema.downgrade(store_url, "0003")
+    await schema.downgrade(store_url, "0004")
     with pytest.raises(SchemaMismatch) as caught:
         await schema.ensure_schema(store_url, auto_upgrade=False)
     assert str(caught.value) == (
-        "database schema is at 0003, this version needs 0004; run `monitor db upgrade`"
+        "database schema is at 0004, this version needs 0005; run `monitor db upgrade`"
     )
 
 
