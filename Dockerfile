@@ -40,5 +40,9 @@ COPY --chmod=0755 docker/entrypoint.sh /usr/local/bin/monitor-entrypoint
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
+# Healthy once the daemon is ready: hash lists loaded, Telegram connected, updates received
+# (`monitor health` asks its /readyz, on [observability] bind and port; 127.0.0.1:9464 here).
+HEALTHCHECK --interval=30s --timeout=15s --start-period=120s --retries=3 \
+    CMD ["monitor", "health", "--quiet"]
 ENTRYPOINT ["/usr/local/bin/monitor-entrypoint"]
 CMD ["run"]

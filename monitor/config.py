@@ -9,6 +9,7 @@ naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tomllib
@@ -246,6 +247,12 @@ class TelegramSettings:
     drain_timeout: float = 30.0
     # Seconds between pages of history (100 messages each) in reconciler passes.
     history_page_wait: float = 0.2
+    # Several daemons (each with its own session) may share one store: each channel is
+    # processed by the one daemon holding its lease. A lease not renewed for lease_seconds is
+    # taken over by another daemon; it is renewed every lease_renew_interval seconds (0: a
+    # third of lease_seconds).
+    lease_seconds: float = 60.0
+    lease_renew_interval: float = 0.0
     device_model: str = "telegram-hash-monitor"
     server: ServerSettings = field(default_factory=ServerSettings)
     proxy: ProxySettings = field(default_factory=ProxySettings)
@@ -254,6 +261,11 @@ class TelegramSettings:
     @property
     def configured(self) -> bool:
         return bool(self.api_id and self.api_hash)
+
+    @property
+    def lease_renew(self) -> float:
+        """Seconds between renewals of the channel leases."""
+        return self.lease_renew_interval or self.lease_seconds / 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +320,19 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservabilitySettings:
+    """The daemon's HTTP endpoints: /metrics (Prometheus), /healthz and /readyz."""
+
+    # Serve them while `monitor run` runs (not with --once, backfill or other commands).
+    enabled: bool = True
+    # IP address to listen on. Loopback by default: the endpoints have no authentication;
+    # any other address (e.g. 0.0.0.0 in a container) is logged as a warning at start.
+    bind: str = "127.0.0.1"
+    # TCP port (9464: Prometheus exporters' customary range). 0: any free port (tests).
+    port: int = 9464
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -319,6 +344,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: Path | None = None  # the file these came from, if any
 
     @property
@@ -389,6 +415,14 @@ def _kinds(v: Any) -> str | None:
     return f"unknown kind(s) {', '.join(bad)} (known: {', '.join(known)})" if bad else None
 
 
+def _ip_address(v: Any) -> str | None:
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        return "must be an IP address, e.g. 127.0.0.1 (loopback only), ::1 or 0.0.0.0 (all)"
+    return None
+
+
 def _hex(v: Any) -> str | None:
     try:
         bytes.fromhex(v.removeprefix("ee").removeprefix("dd") if v else "")
@@ -436,6 +470,8 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("telegram", "hash_workers"): _non_negative,
     ("telegram", "drain_timeout"): _positive,
     ("telegram", "history_page_wait"): _non_negative,
+    ("telegram", "lease_seconds"): _range(1, 86_400),
+    ("telegram", "lease_renew_interval"): _non_negative,
     ("telegram", "session"): lambda v: None if v.strip() else "must not be empty",
     ("telegram.server", "port"): _range(1, 65535),
     ("telegram.server", "dc_id"): _range(1, 1000),
@@ -453,6 +489,8 @@ CHECKS: dict[tuple[str, str], typing.Callable[[Any], str | None]] = {
     ("alerts", "retry_initial"): _positive,
     ("alerts", "retry_max"): _positive,
     ("alerts", "timeout"): _positive,
+    ("observability", "bind"): _ip_address,
+    ("observability", "port"): _range(0, 65535),
 }
 
 
@@ -508,6 +546,13 @@ def _check_combinations(settings: Settings) -> None:
             "telegram.media.max_video_bytes",
             f"must be at most hashing.video.max_bytes ({settings.hashing.video.max_bytes}): "
             "a larger video would be downloaded and then refused",
+        )
+    telegram = settings.telegram
+    if telegram.lease_renew_interval > telegram.lease_seconds / 2:
+        raise ConfigError(
+            "telegram.lease_renew_interval",
+            f"must be at most half of telegram.lease_seconds ({telegram.lease_seconds:g}): "
+            "a lease must survive a missed renewal",
         )
     server = settings.telegram.server
     if server.public_key is not None and not server.host:

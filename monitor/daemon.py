@@ -15,7 +15,10 @@
 * A lost connection is retried with backoff for as long as it takes, then a reconciler pass
   fills what was missed.
 * SIGINT/SIGTERM (``request_stop``) stop intake, let in-flight work finish within
-  ``drain_timeout``, store cursors, and return 0.
+  ``drain_timeout``, store cursors, release the channel leases, and return 0.
+* Channel leases (``monitor.telegram.leases``): live events, queued items and reconciler passes
+  of a channel are processed only while this daemon holds its lease, so several daemons can
+  share one store; cursors move only under the current lease.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -49,16 +53,28 @@ from monitor.domain import (
     jsonable,
 )
 from monitor.errors import MonitorError, NotFound, StoreError, TelegramError
+from monitor.evidence_keeper import EvidenceKeeper
+from monitor.http_endpoints import EndpointServer
 from monitor.logs import get_logger
 from monitor.matching import Matcher
+from monitor.matching.matcher import release_free_memory
+from monitor.observability import serve_endpoints
 from monitor.pipeline import Hasher, Pipeline
-from monitor.runtime import current_actor, load_matcher
+from monitor.runtime import (
+    INCREMENTAL_CHANGES,
+    apply_list_changes,
+    current_actor,
+    load_matcher,
+    pending_list_changes,
+    read_list_changes,
+)
 from monitor.store import Store
 from monitor.takedown import PassResult, recheck_pass
 from monitor.telegram.channels import AllowList, access_outcome
 from monitor.telegram.client import crypto_backend
 from monitor.telegram.errors import SessionEnded, fatal_auth_reason, revoked_error
 from monitor.telegram.flood import FloodControl, FloodWaitTooLong
+from monitor.telegram.leases import ChannelLeases, FencedCursors
 from monitor.telegram.media import media_ref
 from monitor.telegram.processor import MessageProcessor, WorkItem
 from monitor.telegram.recheck import recheck_messages
@@ -166,6 +182,10 @@ class WorkQueue:
     def qsize(self) -> int:
         return self._live.qsize() + self._history.qsize()
 
+    def depths(self) -> dict[str, int]:
+        """Items waiting, by queue (metrics)."""
+        return {"live": self._live.qsize(), "history": self._history.qsize()}
+
     def empty(self) -> bool:
         return self._live.empty() and self._history.empty()
 
@@ -175,14 +195,47 @@ class WorkQueue:
 
 
 class LiveMatcher:
-    """The matcher in use; replaced when the hash lists in the store change."""
+    """The matcher in use, kept up to date with the hash lists in the store.
+
+    A change is applied in a worker thread, to the matcher in place (only the entries that
+    changed), or by a rebuild when it is large (a new list of millions). Either way there is
+    one matcher in memory, never two (two 10-million-entry matchers would need 2.4 GB):
+    matching waits meanwhile (``settled``), and the work queue holds the messages.
+    """
 
     def __init__(self, matcher: Matcher, fingerprint: object) -> None:
         self.current = matcher
         self.fingerprint = fingerprint
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     def match(self, signals: Signals) -> list[Match]:
         return self.current.match(signals)
+
+    async def settled(self) -> None:
+        """Until no change is being applied. Returns only while none is, so a caller that
+        matches right after (with no await in between) never meets a matcher being changed."""
+        while not self._settled.is_set():
+            await self._settled.wait()
+
+    @property
+    def paused(self) -> bool:
+        """A change is being applied: matching waits."""
+        return not self._settled.is_set()
+
+    def pause(self) -> None:
+        self._settled.clear()
+
+    def resume(self) -> None:
+        self._settled.set()
+
+    @contextlib.asynccontextmanager
+    async def changing(self) -> AsyncIterator[None]:
+        self.pause()
+        try:
+            yield
+        finally:
+            self.resume()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +262,7 @@ class Daemon:
         self.counters: Counter[str] = Counter()
         self.stop = asyncio.Event()
         self.ready = asyncio.Event()  # set once live events are being received
+        self.endpoints: EndpointServer | None = None  # /metrics, /readyz while running
         self._intake_closed = False
         self._fatal: BaseException | None = None
         self._session_flush = session_flush
@@ -226,7 +280,11 @@ class Daemon:
             alerts,
         )
         recorder = AlertingRecorder(store, alerts.targets, Tier(alerts.min_tier))
-        self.pipeline = Pipeline(self.matcher, recorder)
+        # [evidence] enabled: the media of each new hit is sealed right after its commit.
+        self.evidence = EvidenceKeeper.from_settings(
+            settings, self.counters, audit=store, actor=self._actor
+        )
+        self.pipeline = Pipeline(self.matcher, recorder, evidence=self.evidence)
         self.processor = MessageProcessor(
             client,
             store,
@@ -238,8 +296,24 @@ class Daemon:
             # nothing to send (each wake costs a look at the outbox).
             on_hit=self.dispatcher.wake if alerts.targets else None,
         )
+        # Several daemons may share the store: each channel is processed by its lease holder.
+        self.leases = ChannelLeases(
+            store,
+            tg,
+            self.allow,
+            on_acquired=lambda _chats: self._reconcile_now.set(),
+            before_release=lambda: self.reconciler.commit_cursors(),
+        )
         self.reconciler = Reconciler(
-            client, store, self.allow, self._enqueue, tg, self.flood, self.stop, self.counters
+            client,
+            FencedCursors(store, self.leases),
+            self.allow,
+            self._enqueue,
+            tg,
+            self.flood,
+            self.stop,
+            self.counters,
+            holds=self.leases.holds,
         )
         self._reconcile_now = asyncio.Event()
         self._failures: Counter[tuple[int, int]] = Counter()
@@ -256,7 +330,8 @@ class Daemon:
     async def run(self, *, once: bool = False) -> RunSummary:
         """Run until stopped (or, with ``once``, one reconciler pass over every channel).
         Raises ``SessionRevoked`` (exit 8) or ``TelegramError`` (exit 7) on fatal errors."""
-        async with self._running("once" if once else "daemon"):
+        serving = contextlib.nullcontext(None) if once else serve_endpoints(self)
+        async with serving as self.endpoints, self._running("once" if once else "daemon"):
             if once:
                 await self._run_once()
             else:
@@ -326,6 +401,8 @@ class Daemon:
         cursors stored, the session saved, and a fatal error raised as its exit code."""
         try:
             limit_malloc_arenas()  # before the workers open their connections (threads)
+            if self.evidence is not None:
+                await self.evidence.prepare()
             await self._connect()
             self.matcher.fingerprint = await self._lists_fingerprint()
             entries = await self.allow.refresh(everything=True)
@@ -365,11 +442,15 @@ class Daemon:
         await self.reconciler.commit_cursors()
         await self.recheck_takedowns()
         await self.dispatcher.run_once()
+        if self.evidence is not None:
+            await self.evidence.purge()
 
     async def _run_forever(self) -> None:
         self.client.add_event_handler(self._on_update, events.NewMessage())
         self.client.add_event_handler(self._on_update, events.MessageEdited())
         self._hook_reconnects()
+        await self.leases.start()
+        leases = asyncio.create_task(self.leases.run(self.stop), name="leases")
         tasks = [
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
             asyncio.create_task(self._commit_loop(), name="cursors"),
@@ -377,6 +458,8 @@ class Daemon:
             asyncio.create_task(self._connection_loop(), name="connection"),
             asyncio.create_task(self._takedown_loop(), name="takedowns"),
         ]
+        if self.evidence is not None:
+            tasks.append(asyncio.create_task(self.evidence.purge_loop(self.stop), name="evidence"))
         self.ready.set()
         try:
             await self.stop.wait()
@@ -391,6 +474,10 @@ class Daemon:
             if self._fatal is None:
                 await self._drain(limit=self.settings.telegram.drain_timeout)
             await self.reconciler.commit_cursors()
+            # Leases were renewed through the drain; released after the last cursor commit.
+            leases.cancel()
+            await asyncio.gather(leases, return_exceptions=True)
+            await self.leases.release_all()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.dispatcher.run_once(), timeout=5)
 
@@ -498,6 +585,11 @@ class Daemon:
             if chat is None:
                 self.counters["updates_ignored"] += 1
                 return
+            if not self.leases.holds(chat.chat_id):  # another daemon's channel
+                self.counters["updates_not_leased"] += 1
+                return
+            if message is not None:  # always, for a watched chat
+                self.reconciler.lag.seen(chat.chat_id, message.id, message.date)
             if media_ref(message) is None:
                 return
             edited = isinstance(event, events.MessageEdited.Event)
@@ -533,10 +625,14 @@ class Daemon:
             chat_id=item.chat.chat_id, message_id=message_id, origin=item.origin
         ):
             try:
+                if item.origin != "backfill" and not self.leases.holds(item.chat.chat_id):
+                    self.counters["items_dropped_unleased"] += 1  # the lease was lost
+                    return
                 while True:
                     try:
                         await self.processor.process(item)
                         ok = True
+                        log.debug("message_processed")
                         self._failures.pop((item.chat.chat_id, message_id), None)
                         break
                     except errors.FloodWaitError as exc:
@@ -589,6 +685,7 @@ class Daemon:
         interval = self.settings.telegram.reconcile_interval
         first = True
         while not self.stop.is_set():
+            self._reconcile_now.clear()  # a wake during the pass asks for another one
             try:
                 if not first:
                     await self.allow.refresh()
@@ -602,8 +699,8 @@ class Daemon:
                 if fatal_auth_reason(exc) or isinstance(exc, FloodWaitTooLong):
                     self._set_fatal(exc)
                     return
+                self.counters["reconcile_pass_errors"] += 1
                 log.exception("reconcile_pass_failed", error=str(exc))
-            self._reconcile_now.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), timeout=interval)
 
@@ -619,6 +716,7 @@ class Daemon:
                 if isinstance(exc, SessionEnded) or fatal_auth_reason(exc):
                     self._set_fatal(exc)
                     return
+                self.counters["takedown_recheck_errors"] += 1
                 log.exception("takedown_recheck_failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=poll)
@@ -629,6 +727,7 @@ class Daemon:
             try:
                 await self.reconciler.commit_cursors()
             except Exception as exc:
+                self.counters["cursor_commit_errors"] += 1
                 log.error("cursor_commit_failed", error=str(exc))
 
     def _hook_reconnects(self) -> None:
@@ -697,20 +796,52 @@ class Daemon:
         return False
 
     async def _lists_fingerprint(self) -> object:
-        banks = await self.store.list_banks()
-        return tuple(
-            (b.name, b.enabled, b.active_entries, b.withdrawn_entries, b.updated_at, b.thresholds)
-            for b in banks
-        )
+        # Every import or withdrawal that changes a bank moves its updated_at: no need to
+        # count ten million entries to see a change.
+        banks = await self.store.list_banks(counts=False)
+        return tuple((b.name, b.enabled, b.updated_at, b.thresholds) for b in banks)
 
     async def _refresh_matcher(self) -> None:
         """Pick up hash lists imported, withdrawn or re-thresholded while running."""
         fingerprint = await self._lists_fingerprint()
         if fingerprint == self.matcher.fingerprint:
             return
-        self.matcher.current = await load_matcher(self.store)
+        started = time.monotonic()
+        pending = await pending_list_changes(self.store, self.matcher.current)
+        if pending is not None and pending <= INCREMENTAL_CHANGES:
+            banks, entries, mark = await read_list_changes(self.store, self.matcher.current)
+            async with self.matcher.changing():
+                changed = await asyncio.to_thread(
+                    apply_list_changes, self.matcher.current, banks, entries, mark
+                )
+            how = "in_place"
+        else:
+            # Let go of the old matcher first: one in memory at a time. Matching stays paused
+            # until a rebuild succeeds (a failed one is tried again at the next pass): nothing
+            # is ever matched against a half-loaded or empty index.
+            self.matcher.pause()
+            self.matcher.current = Matcher()
+            release_free_memory()
+            try:
+                self.matcher.current = await load_matcher(self.store)
+            except BaseException as exc:
+                log.error(
+                    "hash_lists_reload_failed",
+                    error=str(exc),
+                    matching="paused until the lists load",
+                )
+                raise
+            self.matcher.resume()
+            changed = pending if pending is not None else -1
+            how = "rebuilt"
         self.matcher.fingerprint = fingerprint
-        log.info("hash_lists_reloaded", **jsonable(self.matcher.current.stats()))
+        log.info(
+            "hash_lists_reloaded",
+            how=how,
+            entries_changed=changed,
+            seconds=round(time.monotonic() - started, 3),
+            **jsonable(self.matcher.current.stats()),
+        )
 
     # --- alerts through the account ------------------------------------------------------------
 

@@ -4,8 +4,10 @@ Off by default (the monitor keeps hashes and metadata, never media). When ``[evi
 the media of a hit is encrypted with a libsodium *sealed box* to the unit's X25519 public key
 (``[evidence] public_key``): the daemon host can write evidence but cannot read it back - only the
 holder of the private key (kept on another machine, made by ``monitor evidence keygen``) can
-open it with ``monitor evidence open``. Items older than ``retention_days`` are deleted by
-``monitor evidence purge`` (and the daemon's housekeeping).
+open it with ``monitor evidence open``. Items not needed for ``retention_days`` are deleted by
+``monitor evidence purge`` and by the daemon (hourly; after each ``monitor run --once``). The
+daemon's side - which media is sealed, when, and what happens on a failed write - is
+:mod:`monitor.evidence_keeper`.
 
 One file per media item, named by its SHA-256 (``<dir>/ab/abcdef....sealed``), written
 atomically with mode 0600 in 0700 folders. The sealed plaintext is a small JSON header (format
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -134,12 +137,29 @@ class EvidenceStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}{SUFFIX}"
 
+    def prepare(self) -> None:
+        """Create the folder (0700) if missing; raises ``OSError`` when it cannot be."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(self.root))
+
     def put(self, data: bytes, *, mime: str | None, seen_at: datetime, where: str | None) -> Path:
         """Seal ``data`` (once per SHA-256) and return its file; atomic, 0600."""
+        return self.seal(data, mime=mime, seen_at=seen_at, where=where)[0]
+
+    def seal(
+        self, data: bytes, *, mime: str | None, seen_at: datetime, where: str | None
+    ) -> tuple[Path, bool]:
+        """Seal ``data`` and return its file and whether it was written now. Media kept before
+        is not written again: its file's time is renewed, so the retention period counts from
+        the last time it was needed. Only sealed bytes reach the disk (a ``.tmp-`` file renamed
+        into place); the plaintext stays in memory."""
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.path_for(sha256)
         if path.exists():
-            return path
+            with contextlib.suppress(FileNotFoundError):  # purged meanwhile: sealed again
+                os.utime(path)
+                return path, False
         header = {
             "format": FORMAT,
             "sha256": sha256,
@@ -162,7 +182,7 @@ class EvidenceStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        return path
+        return path, True
 
     def items(self) -> Iterator[Path]:
         if not self.root.is_dir():

@@ -21,6 +21,7 @@ from monitor.cli import (
     demo,
     evidence,
     hashcmd,
+    health,
     hits,
     lists,
     report,
@@ -69,6 +70,9 @@ app.command("run", help="The daemon: watch the allow-listed Telegram channels, r
 )
 app.command("backfill", help="Process an allow-listed channel's history from a date.")(
     runcmd.backfill
+)
+app.command("health", help="Whether the running daemon is ready (exit 0) or not (exit 1).")(
+    health.health
 )
 app.command("demo", help="Make test images and a hash list in code, scan them, show the hits.")(
     demo.demo

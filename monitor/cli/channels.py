@@ -94,13 +94,14 @@ def list_channels(
 ) -> None:
     """The allow-list: each entry's state, the channel it resolved to, and how far it is read.
 
-    The config file's telegram.channels are brought into the list first.
+    The config file's telegram.channels are brought into the list first. While daemons run,
+    the table shows which one processes each channel (its lease).
     """
     state = state_of(ctx)
     if fmt not in ("table", "json"):
         raise typer.BadParameter("must be table or json", param_hint="--format")
     refs = config_refs(state.settings)
-    entries = run(_list(state.settings, refs, show_all))
+    entries, owners = run(_list(state.settings, refs, show_all))
     if fmt == "json":
         for entry in entries:
             print_json_line(entry)
@@ -116,6 +117,9 @@ def list_channels(
     tz = state.settings.reports.timezone
     columns = ["id", "ref", "kind", "origin", "state", "detail", "telegram id", "username"]
     columns += ["title", "cursor", "last message", "last reconciled"]
+    leased = bool(owners)
+    if leased:
+        columns.append("daemon")
     rows: list[list[Any]] = [
         [
             e.id,
@@ -131,15 +135,25 @@ def list_channels(
             _when(e.last_message_at, tz),
             _when(e.last_reconciled_at, tz),
         ]
+        + ([owners.get(e.telegram_id or 0)] if leased else [])
         for e in entries
     ]
     table(state.out, None, columns, rows, wrap=("detail", "title"))
 
 
-async def _list(settings: Settings, refs: list[ChannelRef], show_all: bool) -> list[WatchedChannel]:
+async def _list(
+    settings: Settings, refs: list[ChannelRef], show_all: bool
+) -> tuple[list[WatchedChannel], dict[int, str]]:
+    """The entries, and the daemon holding each leased chat now (``session@host:pid``)."""
     async with open_store(settings) as store:
         await store.sync_config_channels(refs, actor=current_actor())
-        return await store.list_watched_channels(include_disabled=show_all)
+        entries = await store.list_watched_channels(include_disabled=show_all)
+        owners = {
+            lease.chat_id: lease.owner.rsplit("/", 1)[0]
+            for lease in await store.list_leases()
+            if lease.held and lease.owner
+        }
+        return entries, owners
 
 
 def config_refs(settings: Settings) -> list[ChannelRef]:

@@ -107,4 +107,7 @@ async def daemon_for(
             matcher = Matcher()
         workers = (tg.hash_workers or None) if matching else 0
         with PoolHasher(settings.hashing, workers=workers) as hasher:
+            warm = await hasher.start()
+            if hasher.workers:
+                log.info("hashing_workers_started", workers=hasher.workers, seconds=round(warm, 2))
             yield Daemon(settings, store, client, hasher, matcher, session_flush=session.flush)

@@ -200,6 +200,7 @@ class MessageProcessor:
         message = item.message
         ref = media_ref(message)
         self._counters["messages"] += 1
+        self._counters[f"messages_{item.origin}"] += 1
         if ref is None:
             return
         source = sighting_source(message, item.chat, ref)
@@ -213,17 +214,21 @@ class MessageProcessor:
             await self._skipped(source, ref, skip.reason.value, skip.detail)
             return
         try:
-            signals = await self._signals(message, ref)
+            signals, data = await self._signals(message, ref)
         except MediaError as exc:
             await self._skipped(source, ref, exc.reason.value, exc.detail)
             return
-        outcome = await self._pipeline.handle(source, signals)
+        # ``data`` is set only when this message's media was downloaded just now and the
+        # pipeline keeps the media of new hits (the evidence store); else it was never kept.
+        outcome = await self._pipeline.handle(source, signals, data)
+        del data
         self._counters["media_recorded"] += 1
         created = outcome.record is not None and outcome.record.sighting_created
         self._counters["sightings_new" if created else "sightings_known"] += 1
         if outcome.new_hits:
             self._counters["hits"] += len(outcome.new_hits)
             for hit in outcome.new_hits:
+                self._counters[f"hits_{hit.tier.value}"] += 1
                 log.warning(
                     "hit",
                     hit_id=hit.id,
@@ -254,17 +259,20 @@ class MessageProcessor:
             source, reason=reason, detail=detail, file_size=ref.size, mime_type=ref.mime
         )
 
-    async def _signals(self, message: Any, ref: MediaRef) -> Signals:
+    async def _signals(self, message: Any, ref: MediaRef) -> tuple[Signals, bytes | None]:
+        """The media's signals, and its bytes if they were downloaded here and the pipeline
+        keeps media (evidence); otherwise the bytes are dropped as soon as they are hashed."""
         cached = self._cache.get(ref.media_id)
         if cached is not None:
             self._counters["media_cached"] += 1
-            return cached
+            return cached, None
         pending = self._inflight.get(ref.media_id)
         if pending is not None:  # the same media in another message, being fetched right now
             self._counters["media_cached"] += 1
-            return await asyncio.shield(pending)
+            return await asyncio.shield(pending), None
         future: asyncio.Future[Signals] = asyncio.get_running_loop().create_future()
         self._inflight[ref.media_id] = future
+        kept: bytes | None = None
         try:
             signals = await self._store.signals_for_telegram_media(ref.media_id)
             if signals is not None:
@@ -274,8 +282,11 @@ class MessageProcessor:
                 self._counters["media_downloaded"] += 1
                 self._counters["bytes_downloaded"] += len(data)
                 signals = await self._hasher.hash_bytes(data)
+                if self._pipeline.keeps_media:
+                    kept = data
                 del data
                 self._counters["media_hashed"] += 1
+                self._counters[f"media_hashed_{ref.kind.value}"] += 1
                 if signals.video is not None:
                     self._counters["videos_hashed"] += 1
                 if signals.failure is not None:
@@ -289,7 +300,7 @@ class MessageProcessor:
                     )
             self._cache.put(ref.media_id, signals)
             future.set_result(signals)
-            return signals
+            return signals, kept
         except asyncio.CancelledError:
             future.cancel()
             raise

@@ -26,6 +26,7 @@ from monitor.telegram.channels import AllowList, access_outcome
 from monitor.telegram.cursors import PassTracker
 from monitor.telegram.errors import fatal_auth_reason
 from monitor.telegram.flood import FloodControl
+from monitor.telegram.lag import LagTracker
 from monitor.telegram.media import media_ref
 from monitor.telegram.processor import WorkItem
 from monitor.telegram.sources import Chat
@@ -68,6 +69,8 @@ class Reconciler:
         flood: FloodControl,
         stop: asyncio.Event,
         counters: Counter[str],
+        *,
+        holds: Callable[[int], bool] | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -77,7 +80,11 @@ class Reconciler:
         self._flood = flood
         self._stop = stop
         self._counters = counters
+        # Whether this daemon holds the chat's lease now (see monitor.telegram.leases): passes
+        # go over those chats only, and stop at once when the lease is lost.
+        self._holds = holds or (lambda chat_id: True)
         self._trackers: list[tuple[PassTracker, dict[int, datetime]]] = []
+        self.lag = LagTracker()  # cursor vs newest message known, per channel (metrics)
 
     # --- passes -------------------------------------------------------------------------------
 
@@ -87,6 +94,8 @@ class Reconciler:
         for chat in self._allow.chats:
             if self._stop.is_set():
                 break
+            if not self._holds(chat.chat_id):
+                continue
             total += await self.reconcile(chat)
         self._counters["reconcile_passes"] += 1
         return total
@@ -96,6 +105,7 @@ class Reconciler:
         bound = log.bind(chat_id=chat.chat_id, title=chat.title)
         try:
             cursor = await self._store.get_cursor(chat.chat_id)
+            self.lag.cursor(chat.chat_id, cursor)
             offset_date: datetime | None = None
             if cursor == 0:
                 days = self._settings.initial_history_days
@@ -109,9 +119,13 @@ class Reconciler:
             count = 0
             try:
                 async for message in self._history(chat, min_id=cursor, offset_date=offset_date):
-                    if self._stop.is_set():
+                    if self._stop.is_set() or not self._holds(chat.chat_id):
                         break
+                    if offset_date is not None and tracker.last_started == cursor:
+                        # A first pass starts at the first message of the initial window.
+                        self.lag.cursor(chat.chat_id, message.id - 1)
                     tracker.started(message.id)
+                    self.lag.seen(chat.chat_id, message.id, message.date)
                     if isinstance(message.date, datetime):
                         dates[message.id] = message.date
                     if isinstance(message, types.MessageService) or media_ref(message) is None:
@@ -121,6 +135,9 @@ class Reconciler:
                     count += 1
             finally:
                 tracker.close()
+            if not self._holds(chat.chat_id):
+                bound.info("reconcile_stopped", reason="lease lost", messages=count)
+                return count
             await self._store.mark_reconciled(chat.chat_id)
         except Exception as exc:
             if fatal_auth_reason(exc):
@@ -160,6 +177,7 @@ class Reconciler:
         top = newest[0].id if newest else 0
         if top:
             await self._store.advance_cursor(chat.chat_id, top)
+            self.lag.cursor(chat.chat_id, top)
         await self._store.mark_reconciled(chat.chat_id)
         log.info("channel_cursor_started", chat_id=chat.chat_id, cursor=top)
 
@@ -202,6 +220,7 @@ class Reconciler:
                     await self._store.advance_cursor(
                         tracker.chat_id, value, last_message_at=dates.get(value)
                     )
+                    self.lag.cursor(tracker.chat_id, value, dates.get(value))
                 except StoreError as exc:
                     tracker.give_back(value)
                     log.error("cursor_not_stored", chat_id=tracker.chat_id, error=str(exc))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import structlog
 
 from monitor.logs import get_logger, redact_text, register_secret, setup_logging
@@ -33,3 +34,25 @@ def test_secrets_never_reach_a_log_line() -> None:
 def test_redact_text_keeps_urls_without_password() -> None:
     assert redact_text("sqlite+aiosqlite:///tmp/x.db") == "sqlite+aiosqlite:///tmp/x.db"
     assert redact_text("postgresql://u:p4ss@h/db") == "postgresql://u:[redacted]@h/db"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_format_is_json_lines_off_a_terminal_and_console_on_one() -> None:
+    piped = io.StringIO()  # a pipe, a file, journald: not a terminal
+    setup_logging("info", "auto", stream=piped)
+    get_logger("t").info("daemon_started", channels_watched=2)
+    line = json.loads(piped.getvalue())
+    assert (line["event"], line["channels_watched"], line["level"]) == ("daemon_started", 2, "info")
+    assert "timestamp" in line
+    terminal = _Terminal()
+    setup_logging("info", "auto", stream=terminal)
+    get_logger("t").info("daemon_started", channels_watched=2)
+    text = terminal.getvalue()
+    assert "daemon_started" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    structlog.reset_defaults()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -73,6 +75,8 @@ class Env:
             "": {"data_dir": str(self.tmp / "data")},
             "database": {"url": f"sqlite+aiosqlite:///{self.database_path}"},
             "logging": {"level": "warning", "format": "json"},
+            # Any free port: daemons of tests running side by side must not collide.
+            "observability": {"port": 0},
             "telegram": {
                 "api_id": 4242,
                 "api_hash": "f00dfeedf00dfeedf00dfeedf00dfeed",
@@ -124,12 +128,13 @@ class Env:
             for ref in refs:
                 await store.add_watched_channel(parse_ref(ref), origin="cli", actor="test")
 
-    async def login(self) -> None:
+    async def login(self, phone: str = PHONE) -> None:
+        """Sign the account of ``phone`` in to the configured session."""
         settings = self.settings
         async with self.store() as store:
             session = await open_session(store, settings.telegram)
             client = build_client(settings.telegram, session)
-            await client.start(phone=PHONE, code_callback=lambda: CODE)
+            await client.start(phone=phone, code_callback=lambda: CODE)
             me = await client.get_me()
             await store.set_session_account(
                 settings.telegram.session,
@@ -233,3 +238,120 @@ def _value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Child:
+    """A ``monitor`` child process (``Env.spawn``) whose JSON log lines (stderr) are read as they
+    come, so a chatty daemon never blocks on a full pipe and a test can wait for an event."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._seen = asyncio.Event()  # set at every new line
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def spawn(cls, env: Env, *args: str) -> Child:
+        return cls(await env.spawn(*args, stdout=asyncio.subprocess.DEVNULL))
+
+    async def _read(self) -> None:
+        stream = self.proc.stderr
+        assert stream is not None
+        while line := await stream.readline():
+            self.lines.append(line.decode(errors="replace").rstrip("\n"))
+            self._seen.set()
+        self._seen.set()
+
+    def events(self) -> list[dict[str, Any]]:
+        """The structured log lines so far."""
+        out = []
+        for line in self.lines:
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(line))
+        return out
+
+    def has_event(self, name: str) -> bool:
+        return any(e.get("event") == name for e in self.events())
+
+    async def wait_event(self, name: str, seconds: float) -> bool:
+        """Until the process logs ``name`` (True), exits or ``seconds`` pass (False)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.has_event(name):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or self._reader.done():
+                return self.has_event(name)
+            self._seen.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._seen.wait(), left)
+        return True
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.lines[-lines:])
+
+    async def kill(self) -> int:
+        """SIGKILL to the whole process group (the daemon and its hashing workers), as a
+        crash or the OOM killer ends it; returns the exit status once it is reaped."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        return await self.wait(30)
+
+    async def stop(self, seconds: float = 30) -> int:
+        """SIGTERM to the process group, as a service manager stops it; the exit status."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return await self.wait(seconds)
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"still running {seconds} s after SIGTERM; its log ends:\n{self.tail()}"
+            ) from None
+        except BaseException:
+            await self.kill()
+            raise
+
+    async def wait(self, seconds: float) -> int:
+        """The exit status, once the process has ended and its log is read to the end."""
+        code = await asyncio.wait_for(self.proc.wait(), seconds)
+        try:
+            await asyncio.wait_for(self._reader, 5)
+        except TimeoutError:
+            raise AssertionError(
+                "the process ended but its stderr stays open: a child of it outlived it"
+            ) from None
+        return code
+
+
+@dataclass
+class WebhookReceiver:
+    """A local HTTP endpoint answering 200 to every JSON POST and keeping the bodies."""
+
+    url: str = ""
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            body = await reader.readexactly(length)
+            self.bodies.append(json.loads(body))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the sender was killed mid-request
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    server = await asyncio.start_server(receiver._handle, "127.0.0.1", 0)
+    receiver.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    async with server:
+        yield receiver

@@ -353,3 +353,19 @@ async def test_the_pool_hashes_videos_in_worker_processes(tmp_path: Path) -> Non
     assert from_file == expected
     with PoolHasher(SETTINGS, workers=0) as inline:
         assert await inline.hash_bytes(mp4()) == expected
+
+
+async def test_the_pool_starts_every_worker_warm() -> None:
+    """``start`` brings up one process per worker, each having hashed an image already; a
+    worker that ignores SIGINT/SIGTERM is still stopped by ``close``."""
+    import multiprocessing
+
+    with PoolHasher(SETTINGS, workers=2) as hasher:
+        assert await hasher.start() > 0
+        children = multiprocessing.active_children()
+        assert len(children) >= 2
+        data = to_jpeg(photo_like(5, SMALL), 85)
+        assert await hasher.hash_bytes(data) == compute_signals(data, SETTINGS)
+    assert not any(p.is_alive() for p in children)
+    with PoolHasher(SETTINGS, workers=0) as inline:
+        assert await inline.start() == 0.0
