@@ -87,6 +87,8 @@ log = get_logger(__name__)
 # move on. Transient failures (network, database, flood waits) are never given up.
 MAX_ATTEMPTS = 3
 CURSOR_COMMIT_INTERVAL = 1.0
+# Seconds the background loops get to end by themselves at a stop before they are cancelled.
+STOP_GRACE = 10.0
 # Longest sleep between looks for reported messages due a re-check.
 TAKEDOWN_POLL = 60.0
 
@@ -450,7 +452,8 @@ class Daemon:
         self.client.add_event_handler(self._on_update, events.MessageEdited())
         self._hook_reconnects()
         await self.leases.start()
-        leases = asyncio.create_task(self.leases.run(self.stop), name="leases")
+        leases_done = asyncio.Event()
+        leases = asyncio.create_task(self.leases.run(self.stop, leases_done), name="leases")
         tasks = [
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
             asyncio.create_task(self._commit_loop(), name="cursors"),
@@ -467,16 +470,18 @@ class Daemon:
             # Stop intake: no new updates, no new history pages; then drain what is queued.
             self._intake_closed = True
             self.client.remove_event_handler(self._on_update)
-            for task in tasks:
-                if task.get_name() != "alerts":
-                    task.cancel()
+            # The loops end at their next look at `stop`; they are cancelled only if they do
+            # not within STOP_GRACE. A task cancelled in the middle of a database write can
+            # leave its SQLite connection holding the write lock (aiosqlite), which would block
+            # the drain's writes and the final cursor commit.
+            await _stop_tasks([t for t in tasks if t.get_name() != "alerts"], STOP_GRACE)
             await asyncio.gather(*tasks, return_exceptions=True)
             if self._fatal is None:
                 await self._drain(limit=self.settings.telegram.drain_timeout)
             await self.reconciler.commit_cursors()
             # Leases were renewed through the drain; released after the last cursor commit.
-            leases.cancel()
-            await asyncio.gather(leases, return_exceptions=True)
+            leases_done.set()
+            await _stop_tasks([leases], STOP_GRACE)
             await self.leases.release_all()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.dispatcher.run_once(), timeout=5)
@@ -701,8 +706,7 @@ class Daemon:
                     return
                 self.counters["reconcile_pass_errors"] += 1
                 log.exception("reconcile_pass_failed", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_now.wait(), timeout=interval)
+            await _until(self._reconcile_now, self.stop, interval)
 
     async def _takedown_loop(self) -> None:
         """Re-check reported messages as they fall due; a failed pass is logged and retried."""
@@ -723,7 +727,10 @@ class Daemon:
 
     async def _commit_loop(self) -> None:
         while not self.stop.is_set():
-            await asyncio.sleep(CURSOR_COMMIT_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=CURSOR_COMMIT_INTERVAL)
+            if self.stop.is_set():
+                return  # the final commit comes after the drain
             try:
                 await self.reconciler.commit_cursors()
             except Exception as exc:
@@ -853,6 +860,27 @@ class Daemon:
                 ref = int(target)
             self._alert_chat = await self.client.get_input_entity(ref)
         await self.client.send_message(self._alert_chat, text, link_preview=False)
+
+
+async def _stop_tasks(tasks: Sequence[asyncio.Task[Any]], grace: float) -> None:
+    """Let ``tasks`` end by themselves within ``grace`` seconds; cancel those still running."""
+    if not tasks:
+        return
+    _, running = await asyncio.wait(tasks, timeout=grace)
+    for task in running:
+        log.warning("task_cancelled_at_stop", task=task.get_name(), grace=grace)
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _until(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    """Wait until ``event`` or ``stop`` is set, or ``seconds`` have passed."""
+    waits = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def _public(counters: Counter[str]) -> dict[str, int]:

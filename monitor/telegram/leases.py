@@ -36,6 +36,7 @@ process what they are asked, and their writes are idempotent like every other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import random
@@ -160,12 +161,17 @@ class ChannelLeases:
                 log.info("lease_released", chat_id=chat_id, owner=daemon.owner, reason="restart")
         await self.tick()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Renew (and balance) until cancelled; once ``stop`` is set, only renew, so that the
-        leases outlive the drain. A failed renewal is logged; leases lapse at their time."""
+    async def run(self, stop: asyncio.Event, done: asyncio.Event | None = None) -> None:
+        """Renew (and balance) until ``done`` is set (or cancelled); once ``stop`` is set, only
+        renew, so that the leases outlive the drain. A failed renewal is logged; leases lapse
+        at their time. ``done`` ends it between two renewals, never in the middle of one."""
         interval = self._settings.lease_renew
-        while True:
-            await asyncio.sleep(interval)
+        done = done or asyncio.Event()
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout=interval)
+            if done.is_set():
+                return
             try:
                 await self.tick(renew_only=stop.is_set())
             except asyncio.CancelledError:
