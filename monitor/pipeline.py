@@ -178,6 +178,8 @@ class Pipeline:
         evidence: EvidenceSink | None = None,
     ) -> None:
         self._matcher = matcher
+        # Looked at once here rather than per media item (a Protocol isinstance is not free).
+        self._changing = matcher if isinstance(matcher, ChangingMatcher) else None
         self._recorder = recorder
         self._on_new_hits = on_new_hits
         self._evidence = evidence
@@ -192,8 +194,8 @@ class Pipeline:
     ) -> Outcome:
         """Match and record; ``media``, the bytes ``signals`` were computed from (when they
         were just downloaded), is sealed as evidence if this records a new hit."""
-        if isinstance(self._matcher, ChangingMatcher):
-            await self._matcher.settled()  # then match at once: no await in between
+        if self._changing is not None:
+            await self._changing.settled()  # then match at once: no await in between
         matches = tuple(self._matcher.match(signals))
         record = await self._recorder.record_sighting(source, signals, matches)
         if record.new_hits and media is not None and self._evidence is not None:
