@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -722,8 +722,13 @@ class ExactIndex:
         if len(self._main_positions(id_array)) or any(int(i) in self._delta_key for i in ids):
             raise ValueError("an id is already in the index")
         keys = np.ascontiguousarray(values).view(self._keys.dtype).reshape(-1)
+        self._merge_main(keys, id_array)
+
+    def _merge_main(self, keys: npt.NDArray[Any], ids: I64) -> None:
+        """The live main entries and ``keys``/``ids`` as the new main segment, sorted by key
+        then id (one O(n log n) rebuild), with nothing removed."""
         all_keys = np.concatenate([self._keys[self._alive], keys])
-        all_ids = np.concatenate([self._ids[self._alive], id_array])
+        all_ids = np.concatenate([self._ids[self._alive], ids])
         order = np.lexsort((all_ids, all_keys))
         self._keys = all_keys[order]
         self._ids = all_ids[order]
@@ -768,14 +773,7 @@ class ExactIndex:
     def compact(self) -> None:
         keys = list(self._delta_key.values())
         ids = np.fromiter(self._delta_key.keys(), dtype=np.int64, count=len(keys))
-        all_keys = np.concatenate([self._keys[self._alive], np.array(keys, dtype=self._keys.dtype)])
-        all_ids = np.concatenate([self._ids[self._alive], ids])
-        order = np.lexsort((all_ids, all_keys))
-        self._keys = all_keys[order]
-        self._ids = all_ids[order]
-        self._alive = np.ones(len(self._ids), dtype=np.bool_)
-        self._by_id = np.argsort(self._ids, kind="stable").astype(np.uint32)
-        self._main_live = len(self._ids)
+        self._merge_main(np.array(keys, dtype=self._keys.dtype), ids)
         self._delta = {}
         self._delta_key = {}
 
